@@ -1,0 +1,90 @@
+"""Incremental loading on `last_modified`, with one cursor per registry.
+
+The API has no "modified since" filter, so every run pages through every registry; the cursor only
+decides which rows are loaded. A single cursor for all registries would be wrong: a registry added to
+the config later would be filtered by the others' cursor and never load in full. So each registry gets
+its own dlt `Incremental`, bound to its own slot in the resource state (`artifacts:<registry_ref>`),
+with dlt's own boundary handling (rows equal to the cursor are de-duplicated by primary key).
+
+Rows whose `lastModified` is Go's zero time have no cursor value. They are loaded when first seen, and
+the state keeps a short hash of their keys so that they are not reloaded on every run.
+
+A registry's cursor moves only when its scan was complete and raced no concurrent change. Otherwise
+the state is put back as it was, so the next run covers whatever this one may have missed.
+"""
+
+import copy
+import hashlib
+from typing import Any
+
+import dlt
+from dlt.extract.incremental import Incremental
+
+from .settings import ARTIFACT_PRIMARY_KEY
+
+CURSOR_COLUMN = "last_modified"
+ZERO_TIME_KEYS = "zero_time_keys"
+
+
+class _StateSlot:
+    """Stands in for a pipe: `Incremental.bind` takes its state slot from the pipe's name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def state_slot_name(resource_name: str, registry_ref: str) -> str:
+    return f"{resource_name}:{registry_ref}"
+
+
+def _key_hash(row: dict[str, Any]) -> str:
+    key = "\x1f".join(str(row.get(column, "")) for column in ARTIFACT_PRIMARY_KEY)
+    return hashlib.blake2b(key.encode(), digest_size=9).hexdigest()
+
+
+class RegistryCursor:
+    """The incremental filter of one registry for one run.
+
+    Example:
+        cursor = RegistryCursor("artifacts", "acme/docker")
+        new_rows = cursor.filter(rows)   # for each page
+        cursor.commit() if scan_ok else cursor.rollback()
+    """
+
+    def __init__(self, resource_name: str, registry_ref: str) -> None:
+        slot = state_slot_name(resource_name, registry_ref)
+        self._state = dlt.current.resource_state(slot)
+        self._saved = copy.deepcopy(self._state)
+        self._incremental: Incremental[Any] = dlt.sources.incremental(
+            CURSOR_COLUMN, primary_key=ARTIFACT_PRIMARY_KEY
+        )
+        self._incremental.bind(_StateSlot(slot))  # type: ignore[arg-type]
+        self._zero_time_seen = set(self._state.get(ZERO_TIME_KEYS, []))
+        self._zero_time_now: set[str] = set()
+
+    @property
+    def last_value(self) -> Any:
+        return self._incremental.last_value
+
+    def filter(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows to load: those modified since the cursor, and zero-time rows not seen before."""
+        timed = [row for row in rows if row.get(CURSOR_COLUMN) is not None]
+        kept: list[dict[str, Any]] = []
+        if timed:
+            kept = self._incremental(timed) or []
+        for row in rows:
+            if row.get(CURSOR_COLUMN) is None:
+                key = _key_hash(row)
+                self._zero_time_now.add(key)
+                if key not in self._zero_time_seen:
+                    kept.append(row)
+        return kept
+
+    def commit(self) -> None:
+        """Keeps the advanced cursor; remembers exactly the zero-time rows of this complete scan."""
+        self._state[ZERO_TIME_KEYS] = sorted(self._zero_time_now)
+
+    def rollback(self) -> None:
+        """Puts the state back as it was before this run, so the next run reads from the old cursor."""
+        self._state.clear()
+        self._state.update(self._saved)

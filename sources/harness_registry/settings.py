@@ -1,0 +1,36 @@
+"""Constants of the Harness Artifact Registry API and of this source's defaults."""
+
+DEFAULT_BASE_URL = "https://app.harness.io"
+API_PREFIX = "/har/api/v1"
+
+# `{registry_ref}/+` is the routed form: the server rewrites `a/b/c/+/artifacts` to `a%2Fb%2Fc/artifacts`.
+ARTIFACTS_PATH = API_PREFIX + "/registry/{registry_ref}/+/artifacts"
+REGISTRIES_PATH = API_PREFIX + "/spaces/{space_ref}/+/registries"
+
+DEFAULT_PAGE_SIZE = 100
+DEFAULT_CONCURRENCY = 4
+# Harness SaaS allows 400 external API calls per minute per key and answers 429 past that.
+DEFAULT_REQUESTS_PER_MINUTE = 400
+
+# Names are unique within a registry (with the artifact type for Hugging Face), so only a name sort
+# gives stable offset pages; every other key has ties that the server orders arbitrarily.
+DEFAULT_SORT_FIELD = "name"
+DEFAULT_SORT_ORDER = "ASC"
+SORT_FIELDS = ("name", "lastModified", "downloadsCount", "repoKey")
+SORT_ORDERS = ("ASC", "DESC")
+ARTIFACT_TYPES = ("model", "dataset")
+MODES = ("incremental", "snapshot")
+
+# Go's zero time.Time in epoch milliseconds: the server's way of saying "unknown".
+ZERO_TIME_MS = -62135596800000
+
+# Key of an artifact: registry, name and (Hugging Face only) model/dataset. Never `uuid`, which is
+# empty for Docker and Helm registries.
+ARTIFACT_PRIMARY_KEY = ("registry_ref", "name", "artifact_type")
+REGISTRY_PRIMARY_KEY = "path"
+
+# Separator of the flat `labels_text` column; the exact labels are in `artifacts__labels`.
+LABELS_TEXT_SEPARATOR = ", "
+
+# A 500 with this message is a soft-deleted registry, not a passing fault: retrying cannot help.
+DELETED_REGISTRY_MESSAGE = "Failed to find repo"

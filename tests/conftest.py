@@ -1,0 +1,182 @@
+"""Shared fixtures: a real emulator process per test, isolated dlt pipelines, and helpers that run the
+source or the CLI against it."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+
+from harness_emulator import EmulatorProcess
+from sources.harness_registry import RunReport, harness_registry_source
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLI = REPO_ROOT / "pipelines" / "harness_registry_pipeline.py"
+ZERO_TIME_MS = -62135596800000
+
+# Fast, bounded retries for every test, in-process and in subprocesses alike.
+TEST_RUNTIME_ENV = {
+    "RUNTIME__REQUEST_MAX_ATTEMPTS": "3",
+    "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.05",
+    "RUNTIME__REQUEST_MAX_RETRY_DELAY": "0.2",
+    "RUNTIME__REQUEST_TIMEOUT": "5",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's ~/.dlt, secrets or other tests' pipelines."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("HARNESS_REGISTRY_LOCK_DIR", str(tmp_path / "locks"))
+    for key, value in TEST_RUNTIME_ENV.items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith(("SOURCES__", "DESTINATION__")):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorProcess]:
+    """A fresh emulator process with the default seeded data, so tests may mutate it freely."""
+    with EmulatorProcess() as process:
+        yield process
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> dlt.Pipeline:
+    return make_pipeline(tmp_path)
+
+
+def make_pipeline(tmp_path: Path, name: str = "harness_registry_test") -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=name,
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=dlt.destinations.duckdb(str(tmp_path / "test.duckdb")),
+        dataset_name="harness_registry",
+    )
+
+
+def run_source(
+    emulator: EmulatorProcess, pipeline: dlt.Pipeline, **source_args: Any
+) -> tuple[RunReport, Any]:
+    """Runs the source against the emulator; returns the run report and dlt's load info."""
+    report = RunReport()
+    args: dict[str, Any] = {
+        "base_url": emulator.base_url,
+        "api_key": emulator.api_key,
+        "requests_per_minute": 0,
+        **source_args,
+    }
+    source = harness_registry_source(**args, report=report)
+    info = pipeline.run(source, loader_file_format="parquet")
+    return report, info
+
+
+def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple[Any, ...]]:
+    """Runs SQL on the pipeline's DuckDB file; `{ds}` stands for the dataset name."""
+    credentials = pipeline.destination_client().config.credentials
+    with duckdb.connect(credentials.database, read_only=True) as db:
+        return db.sql(sql.format(ds=pipeline.dataset_name)).fetchall()
+
+
+def loaded_artifacts(pipeline: dlt.Pipeline) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every `artifacts` row by key, with its labels from the child table, in load order."""
+    columns = (
+        "registry_ref, name, artifact_type, package_type, latest_version, downloads_count, "
+        "is_quarantined, uuid, registry_uuid, registry_identifier, last_modified, labels_text, _dlt_id"
+    )
+    rows = query(pipeline, f"SELECT {columns} FROM {{ds}}.artifacts")
+    labels: dict[str, list[str]] = {}
+    for parent, value in query(
+        pipeline, "SELECT _dlt_parent_id, value FROM {ds}.artifacts__labels ORDER BY _dlt_list_idx"
+    ):
+        labels.setdefault(parent, []).append(value)
+    names = [c.strip() for c in columns.split(",")]
+    result = {}
+    for row in rows:
+        record = dict(zip(names, row, strict=True))
+        record["labels"] = labels.get(record.pop("_dlt_id"), [])
+        key = (record["registry_ref"], record["name"], record["artifact_type"])
+        assert key not in result, f"duplicate row for {key}"
+        result[key] = record
+    return result
+
+
+def expected_artifact(registry_ref: str, api_row: dict[str, Any]) -> dict[str, Any]:
+    """What the loaded row must hold for one artifact as the emulator serves it (written from the
+    API notes, independently of the source's own row shaping)."""
+    millis = int(api_row["lastModified"])
+    labels = api_row.get("labels") or []
+    return {
+        "registry_ref": registry_ref,
+        "name": api_row["name"],
+        "artifact_type": api_row.get("artifactType") or "",
+        "package_type": api_row["packageType"],
+        "latest_version": api_row["latestVersion"],
+        "downloads_count": api_row["downloadsCount"],
+        "is_quarantined": api_row["isQuarantined"],
+        "uuid": api_row["uuid"],
+        "registry_uuid": api_row["registryUUID"],
+        "registry_identifier": api_row["registryIdentifier"],
+        "last_modified": None
+        if millis == ZERO_TIME_MS
+        else datetime.fromtimestamp(millis / 1000, tz=UTC),
+        "labels_text": ", ".join(labels) if labels else None,
+        "labels": list(labels),
+    }
+
+
+def expected_artifacts(
+    emulator: EmulatorProcess, registry_refs: list[str]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    truth = emulator.dataset()["artifacts"]
+    expected = {}
+    for ref in registry_refs:
+        for api_row in truth[ref]:
+            row = expected_artifact(ref, api_row)
+            expected[(ref, row["name"], row["artifact_type"])] = row
+    return expected
+
+
+def normalize_times(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """DuckDB returns aware timestamps in the session time zone; compare them in UTC."""
+    for row in rows.values():
+        if isinstance(row.get("last_modified"), datetime):
+            row["last_modified"] = row["last_modified"].astimezone(UTC)
+    return rows
+
+
+def readable_registries(emulator: EmulatorProcess) -> list[str]:
+    return [
+        r["path"]
+        for r in emulator.dataset()["registries"]
+        if not r.get("forbidden") and not r.get("deleted")
+    ]
+
+
+def artifact_requests(emulator: EmulatorProcess, registry_ref: str) -> list[dict[str, Any]]:
+    """The API requests the emulator saw for one registry's artifacts, in order."""
+    marker = f"/registry/{registry_ref}/+/artifacts"
+    return [r for r in emulator.requests_log() if r["path"].split("?")[0].endswith(marker)]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO_ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs the CLI as a user would, from the repository root, with the test's environment."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(CLI), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

@@ -1,0 +1,154 @@
+"""The CLI as cron runs it: exit codes, one-line errors without tracebacks, the summary, the key kept
+out of every output."""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import readable_registries, run_cli
+
+
+def cli_env(emulator, tmp_path: Path, api_key: str | None = None) -> dict[str, str]:
+    return {
+        "SOURCES__HARNESS_REGISTRY__API_KEY": api_key if api_key is not None else emulator.api_key,
+        "SOURCES__HARNESS_REGISTRY__BASE_URL": emulator.base_url,
+        "SOURCES__HARNESS_REGISTRY__REQUESTS_PER_MINUTE": "0",
+        "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb"),
+    }
+
+
+def registry_args(refs):
+    return [arg for ref in refs for arg in ("--registry", ref)]
+
+
+def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):
+    refs = readable_registries(emulator)
+    result = run_cli(
+        "run", *registry_args(refs), "--page-size", "9", env=cli_env(emulator, tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    truth = emulator.dataset()["artifacts"]
+    total = sum(len(truth[ref]) for ref in refs)
+    assert (
+        f"{total} artifact rows loaded from {len(refs)} registries into duckdb dataset harness_registry"
+        in result.stdout
+    )
+    for ref in refs:
+        line = next(
+            line for line in result.stdout.splitlines() if line.strip().startswith(ref + " ")
+        )
+        assert line.split()[1:3] == [str(len(truth[ref])), str(len(truth[ref]))]
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM harness_registry.artifacts").fetchall() == [(total,)]
+    assert "Traceback" not in result.stderr
+
+
+def test_second_run_loads_zero_rows(emulator, tmp_path):
+    refs = readable_registries(emulator)[:3]
+    env = cli_env(emulator, tmp_path)
+    assert run_cli("run", *registry_args(refs), env=env).returncode == 0
+    second = run_cli("run", *registry_args(refs), env=env)
+    assert second.returncode == 0
+    assert second.stdout.startswith("0 artifact rows loaded from 3 registries")
+
+
+def test_refused_key_is_named_without_echoing_it_or_a_traceback(emulator, tmp_path):
+    key = "pat.wrong-key-7f3a9c"
+    result = run_cli(
+        "run", "--registry", "acme/shared-docker", env=cli_env(emulator, tmp_path, key)
+    )
+    assert result.returncode == 1
+    assert "Harness refused the API key (401 Unauthorized)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert key not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_key_is_a_config_error(emulator, tmp_path):
+    env = cli_env(emulator, tmp_path)
+    del env["SOURCES__HARNESS_REGISTRY__API_KEY"]
+    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    assert result.returncode == 2
+    assert "no API key" in result.stderr
+    assert "SOURCES__HARNESS_REGISTRY__API_KEY" in result.stderr
+    assert emulator.requests_log() == []
+
+
+def test_unknown_and_forbidden_registries_are_named_others_still_load(emulator, tmp_path):
+    forbidden = next(r["path"] for r in emulator.dataset()["registries"] if r.get("forbidden"))
+    good = readable_registries(emulator)[0]
+    result = run_cli(
+        "run",
+        *registry_args([good, "acme/no-such-registry", forbidden]),
+        env=cli_env(emulator, tmp_path),
+    )
+    assert result.returncode == 3
+    assert "acme/no-such-registry" in result.stdout and "not found" in result.stdout
+    assert f"{forbidden}" in result.stdout and "forbidden (403)" in result.stdout
+    assert "error: 2 could not be read: acme/no-such-registry, " + forbidden in result.stderr
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as db:
+        loaded = db.sql("SELECT DISTINCT registry_ref FROM harness_registry.artifacts").fetchall()
+    assert loaded == [(good,)]
+
+
+def test_deleted_registry_is_named_and_not_retried(emulator, tmp_path):
+    deleted = next(r["path"] for r in emulator.dataset()["registries"] if r.get("deleted"))
+    result = run_cli("run", "--registry", deleted, env=cli_env(emulator, tmp_path))
+    assert result.returncode == 3
+    assert "the registry is deleted or unavailable (500: Failed to find repo" in result.stdout
+    assert len(emulator.requests_log()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--registry", "acme/../etc"], "invalid registry ref 'acme/../etc'"),
+        (["--registry", "acme/reg?x"], "ACCOUNT/ORG/PROJECT/REGISTRY"),
+        (["--registry", "acme/r", "--page-size", "0"], "page_size must be at least 1"),
+        (["--registry", "acme/r", "--concurrency", "0"], "concurrency must be at least 1"),
+        (["--registry", "acme/r", "--base-url", "http://harness.example.com"], "use https://"),
+    ],
+)
+def test_bad_input_exits_2_before_any_request(emulator, tmp_path, args, message):
+    result = run_cli("run", *args, env=cli_env(emulator, tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.startswith("error: configuration: ")
+    assert "Traceback" not in result.stderr
+    assert emulator.requests_log() == []
+
+
+def test_wrong_base_url_path_names_the_base_url(emulator, tmp_path):
+    env = cli_env(emulator, tmp_path)
+    env["SOURCES__HARNESS_REGISTRY__BASE_URL"] = emulator.base_url + "/wrong-prefix"
+    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    assert result.returncode == 1
+    assert "has no Harness Artifact Registry API" in result.stderr
+    assert "check base_url" in result.stderr
+
+
+def test_unreachable_server_is_one_line(tmp_path, emulator):
+    env = cli_env(emulator, tmp_path)
+    env["SOURCES__HARNESS_REGISTRY__BASE_URL"] = "http://127.0.0.1:9"
+    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    assert result.returncode == 1
+    # retries are logged on the way; the error is the last line, and the only one saying "error"
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (
+        "error: cannot connect to 127.0.0.1:9 (Connection refused): check base_url and the network"
+    )
+    assert all("retrying after ConnectionError" in line for line in lines[:-1])
+    assert "Traceback" not in result.stderr
+
+
+def test_verbose_shows_the_traceback(emulator, tmp_path):
+    result = run_cli(
+        "--verbose",
+        "run",
+        "--registry",
+        "acme/shared-docker",
+        env=cli_env(emulator, tmp_path, "bad-key"),
+    )
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+    assert "bad-key" not in result.stderr + result.stdout
