@@ -14,6 +14,9 @@ runtime settings `RUNTIME__REQUEST_MAX_ATTEMPTS`, `RUNTIME__REQUEST_BACKOFF_FACT
 import json
 import logging
 import threading
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -177,6 +180,21 @@ def _log_retry(state: Any) -> None:
     logger.info(f"retrying after {what} (attempt {state.attempt_number})")
 
 
+@dataclass(frozen=True)
+class ApiAnswer:
+    """A successful answer: its JSON body and the server's clock (`Date` header) when it answered."""
+
+    body: dict[str, Any]
+    served_at: datetime | None
+
+
+def _served_at(response: requests.Response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class HarnessClient:
     """Sends GET requests to the Harness API and returns their JSON bodies, or raises a clear error.
 
@@ -208,8 +226,8 @@ class HarnessClient:
         """Answers of 429 received so far."""
         return self._http.adapter.throttled
 
-    def get_json(self, path: str, params: dict[str, Any], subject: str) -> dict[str, Any]:
-        """GETs `base_url + path` and returns the JSON body of a successful answer.
+    def get(self, path: str, params: dict[str, Any], subject: str) -> ApiAnswer:
+        """GETs `base_url + path` and returns the body (and server time) of a successful answer.
 
         Args:
             path: the URL path, already quoted.
@@ -246,12 +264,12 @@ class HarnessClient:
             ) from None
         return self._check(response, subject)
 
-    def _check(self, response: requests.Response, subject: str) -> dict[str, Any]:
+    def _check(self, response: requests.Response, subject: str) -> ApiAnswer:
         status = response.status_code
         if status == 200:
             problem = bad_success_body(response)
             if problem is None:
-                return json_body(response)
+                return ApiAnswer(json_body(response), _served_at(response))
             raise self._error(
                 subject,
                 f"the server answered 200 with {problem} {self._http.max_attempts} times; retry later",

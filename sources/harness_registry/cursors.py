@@ -11,10 +11,16 @@ the state keeps a short hash of their keys so that they are not reloaded on ever
 
 A registry's cursor moves only when its scan was complete and raced no concurrent change. Otherwise
 the state is put back as it was, so the next run covers whatever this one may have missed.
+
+Offset paging has no snapshot: an artifact changed while the registry is paged can be skipped by a
+concurrent delete that no `itemCount` change reveals (another insert made up for it). So the cursor
+never moves past the moment the server answered the scan's first page (minus a second for clock
+granularity): whatever changed after that is read again by the next run, which costs a few rows.
 """
 
 import copy
 import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
@@ -24,6 +30,7 @@ from .settings import ARTIFACT_PRIMARY_KEY
 
 CURSOR_COLUMN = "last_modified"
 ZERO_TIME_KEYS = "zero_time_keys"
+CLOCK_MARGIN = timedelta(seconds=1)  # the HTTP Date header has whole seconds
 
 
 class _StateSlot:
@@ -80,9 +87,19 @@ class RegistryCursor:
                     kept.append(row)
         return kept
 
-    def commit(self) -> None:
-        """Keeps the advanced cursor; remembers exactly the zero-time rows of this complete scan."""
+    def commit(self, scan_started_at: datetime | None) -> None:
+        """Keeps the advanced cursor, but not past `scan_started_at` (the server's clock at the first
+        page); remembers exactly the zero-time rows of this complete scan."""
         self._state[ZERO_TIME_KEYS] = sorted(self._zero_time_now)
+        incremental_state = self._state.get("incremental", {}).get(CURSOR_COLUMN)
+        if not incremental_state or scan_started_at is None:
+            return
+        ceiling = scan_started_at - CLOCK_MARGIN
+        last_value = incremental_state.get("last_value")
+        if isinstance(last_value, datetime) and last_value > ceiling:
+            incremental_state["last_value"] = ceiling
+            # rows at the old boundary are now above the cursor and are re-checked anyway
+            incremental_state["unique_hashes"] = []
 
     def rollback(self) -> None:
         """Puts the state back as it was before this run, so the next run reads from the old cursor."""

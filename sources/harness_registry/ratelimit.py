@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 
 
 class RateLimiter:
@@ -17,20 +18,27 @@ class RateLimiter:
         limiter.acquire()  # returns at once, then at most every 0.15 s
     """
 
-    def __init__(self, requests_per_minute: float | None) -> None:
+    def __init__(
+        self,
+        requests_per_minute: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
         self._next_allowed = 0.0
         self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     def acquire(self) -> float:
         """Blocks until the next request may start; returns the seconds it waited."""
         if not self.interval:
             return 0.0
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next_allowed)
             self._next_allowed = start + self.interval
         wait = start - now
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
         return wait

@@ -126,7 +126,7 @@ def artifact_rows(
             if cursor is None:
                 continue
             if scan.complete and not scan.raced:
-                cursor.commit()
+                cursor.commit(scan.first_served_at)
             else:
                 cursor.rollback()
                 result.cursor_kept = True

@@ -14,9 +14,10 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from .client import HarnessClient
+from .client import ApiAnswer, HarnessClient
 from .errors import HarnessRegistryError, PagingError, RegistryError
 from .paginator import PageIndexPaginator
 
@@ -37,7 +38,8 @@ class ListScan:
     requests: int = 0
     wasted_requests: int = 0  # fetched ahead past the end, discarded unread
     error: HarnessRegistryError | None = None
-    in_flight: deque[tuple[int, Future[dict[str, Any]]]] = field(default_factory=deque)
+    first_served_at: datetime | None = None  # the server's clock when it answered the first page
+    in_flight: deque[tuple[int, Future[ApiAnswer]]] = field(default_factory=deque)
     next_page: int = 0
     finished: bool = False
 
@@ -93,7 +95,7 @@ def scan_pages(
     def submit(scan: ListScan) -> None:
         page_index = scan.next_page
         params = {**scan.params, **scan.paginator.page_params(page_index)}
-        future = executor.submit(client.get_json, scan.path, params, scan.subject)
+        future = executor.submit(client.get, scan.path, params, scan.subject)
         scan.in_flight.append((page_index, future))
         scan.next_page += 1
         scan.requests += 1
@@ -144,8 +146,10 @@ def scan_pages(
                 while scan.in_flight and scan.in_flight[0][1].done():
                     page_index, future = scan.in_flight.popleft()
                     try:
-                        body = future.result()
-                        data = body["data"]
+                        answer = future.result()
+                        if page_index == 0:
+                            scan.first_served_at = answer.served_at
+                        data = answer.body["data"]
                         rows = data.get(items_path) or []
                         if not isinstance(rows, list):
                             raise PagingError(f"data.{items_path} is not a list")
