@@ -1,6 +1,7 @@
 """Concurrent reading: the same rows as a sequential run, bounded speculation past the end, a
 shared client-side rate limit, and retried 429s."""
 
+import itertools
 import threading
 
 from requests.adapters import HTTPAdapter
@@ -102,7 +103,7 @@ def test_rate_limiter_spaces_requests_evenly():
     for _ in range(5):
         limiter.acquire()
         starts.append(clock.now)
-    gaps = [round(b - a, 9) for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [round(b - a, 9) for a, b in itertools.pairwise(starts)]
     assert gaps == [0.1, 0.1, 0.1, 0.1]
     assert [round(s, 9) for s in clock.sleeps] == [0.1, 0.1, 0.1, 0.1]
 
