@@ -1,0 +1,76 @@
+"""Command line: `python -m harness_emulator [options]` serves until SIGTERM or SIGINT.
+
+The first line on stdout is `harness-emulator listening on http://HOST:PORT`, flushed, so a
+parent process can wait for it and learn the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .scenarios import build_dataset
+from .server import EmulatorServer, loopback_host
+from .state import DEFAULT_API_KEY, EmulatorState
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness_emulator",
+        description="Local emulator of the Harness Artifact Registry list API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated data")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the accepted x-api-key")
+    parser.add_argument("--scenario", choices=("default", "bench"), default="default")
+    parser.add_argument("--bench-registries", type=int, default=8, metavar="N")
+    parser.add_argument("--bench-artifacts", type=int, default=8000, metavar="N")
+    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="F")
+    parser.add_argument(
+        "--rate-limit-per-minute", type=int, default=None, metavar="N", help="0 or absent: none"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        loopback_host(args.host)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.latency_ms < 0 or (args.rate_limit_per_minute or 0) < 0:
+        parser.error("--latency-ms and --rate-limit-per-minute must not be negative")
+    try:
+        dataset = build_dataset(
+            args.scenario,
+            args.seed,
+            bench_registries=args.bench_registries,
+            bench_artifacts=args.bench_artifacts,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    state = EmulatorState(dataset, api_key=args.api_key, latency_ms=args.latency_ms)
+    state.limiter.configure(args.rate_limit_per_minute)
+    server = EmulatorServer(args.host, args.port, state)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    # serve_forever runs in a thread so that the main thread can wait for signals and then
+    # call shutdown(), which would deadlock if called from the serving thread.
+    serving = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
+    serving.start()
+    print(f"harness-emulator listening on {server.base_url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""The in-memory registry store: spaces, registries, artifacts, and the list queries over them.
+
+Rows are rendered on demand from compact records, so a bench dataset of 100,000 artifacts stays
+small. Versions are not stored one by one: the list endpoint only ever shows the newest version,
+its update time and (for itemCount) how many versions there are.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Go's zero time.Time in epoch milliseconds: what the server prints for a missing timestamp.
+GO_ZERO_TIME_MS = -62135596800000
+
+# Docker and Helm artifacts are listed from the tag store: their itemCount counts artifacts, their
+# uuids are empty and their lastModified sort uses the newest tag. Every other type is listed from
+# the artifact table.
+TAG_BASED_PACKAGE_TYPES = frozenset({"DOCKER", "HELM"})
+HUGGINGFACE = "HUGGINGFACE"
+ARTIFACT_TYPES = ("model", "dataset")
+
+ARTIFACT_SORT_FIELDS = frozenset({"name", "lastModified", "downloadsCount", "repoKey"})
+REGISTRY_SORT_FIELDS = frozenset(
+    {"identifier", "lastModified", "registrySize", "artifactsCount", "downloadsCount", "type"}
+)
+REGISTRY_SCOPES = ("none", "descendants", "ancestors")
+
+
+class Artifact:
+    """One artifact (a Docker image, a Python package, a Hugging Face model...) of a registry."""
+
+    __slots__ = (
+        "aid",
+        "artifact_type",
+        "created_ms",
+        "deleted",
+        "downloads",
+        "labels",
+        "last_modified_ms",
+        "latest_version",
+        "name",
+        "package_type",
+        "quarantined",
+        "updated_ms",
+        "version_count",
+    )
+
+    def __init__(
+        self,
+        *,
+        aid: int,
+        name: str,
+        created_ms: int,
+        updated_ms: int,
+        latest_version: str,
+        last_modified_ms: int,
+        version_count: int = 1,
+        downloads: int = 0,
+        quarantined: bool = False,
+        labels: tuple[str, ...] | None = (),
+        artifact_type: str | None = None,
+        package_type: str | None = None,
+    ) -> None:
+        self.aid = aid
+        self.name = name
+        # Only Hugging Face artifacts have one; there (name, artifact_type) is the unique key.
+        self.artifact_type = artifact_type
+        # None means "the registry's package type", which is what the real server returns.
+        self.package_type = package_type
+        self.created_ms = created_ms
+        # The artifact row's own update time: what a non-Docker lastModified sort orders by.
+        self.updated_ms = updated_ms
+        self.latest_version = latest_version
+        # The newest version's update time: what the row's lastModified shows.
+        self.last_modified_ms = last_modified_ms
+        self.version_count = version_count
+        self.downloads = downloads
+        self.quarantined = quarantined
+        self.labels = labels
+        self.deleted = False
+
+
+@dataclass(eq=False)
+class Registry:
+    """A registry at account, org or project scope; `path` is its full ref, e.g. `acme/org/reg`."""
+
+    path: str
+    package_type: str
+    uuid: str
+    created_ms: int
+    updated_ms: int
+    registry_type: str = "VIRTUAL"
+    size_bytes: int = 0
+    labels: tuple[str, ...] | None = None
+    description: str = ""
+    forbidden: bool = False
+    deleted: bool = False
+    # Kept in creation order, which is also the server's default sort.
+    artifacts: list[Artifact] = field(default_factory=list)
+
+    @property
+    def identifier(self) -> str:
+        return self.path.rsplit("/", 1)[1]
+
+    @property
+    def parent(self) -> str:
+        return self.path.rsplit("/", 1)[0]
+
+    @property
+    def account(self) -> str:
+        return self.path.split("/", 1)[0]
+
+    @property
+    def tag_based(self) -> bool:
+        return self.package_type in TAG_BASED_PACKAGE_TYPES
+
+    def visible_artifacts(self) -> list[Artifact]:
+        """Soft-deleted artifacts are never listed."""
+        return [artifact for artifact in self.artifacts if not artifact.deleted]
+
+
+def sort_without_tiebreaker(
+    items: Iterable[Any], key: Callable[[Any], Any], descending: bool
+) -> list[Any]:
+    """Sort like an SQL ORDER BY without a tiebreaker: ties come back in an order that may change.
+
+    The RNG is deliberately unseeded so that two identical requests can disagree on the order of
+    tied rows, which is what makes offset paging over a tied key skip or repeat rows.
+    """
+    rng = random.Random()
+    return sorted(items, key=lambda item: (key(item), rng.random()), reverse=descending)
+
+
+def format_bytesize(size: int) -> str:
+    """Format a byte count like the go-bytesize package the server uses (`12.34MB`)."""
+    units = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
+    value = float(size)
+    unit_index = 0
+    while value >= 1024 and unit_index < len(units) - 1:
+        value /= 1024
+        unit_index += 1
+    return f"{value:.2f}{units[unit_index]}"
+
+
+class Dataset:
+    """All spaces and registries of one emulator, guarded by one re-entrant lock.
+
+    Readers and mutations take `lock`, so a list request sees a mutation batch entirely or not
+    at all.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.spaces: set[str] = set()
+        self.registries: dict[str, Registry] = {}
+        self._next_artifact_id = 1
+        self._uuid_namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"harness-emulator/seed/{seed}")
+
+    # -- building -------------------------------------------------------------------------
+
+    def add_space(self, path: str) -> list[str]:
+        """Add a space and its missing ancestors; return the spaces that were new."""
+        segments = path.split("/")
+        created = []
+        for depth in range(1, len(segments) + 1):
+            space = "/".join(segments[:depth])
+            if space not in self.spaces:
+                self.spaces.add(space)
+                created.append(space)
+        return created
+
+    def registry_uuid(self, path: str) -> str:
+        return str(uuid.uuid5(self._uuid_namespace, f"registry/{path}"))
+
+    def next_artifact_id(self) -> int:
+        artifact_id = self._next_artifact_id
+        self._next_artifact_id += 1
+        return artifact_id
+
+    def artifact_uuid(self, artifact: Artifact) -> str:
+        # Derived from the artifact's id rather than stored, to keep bench records small.
+        return str(uuid.uuid5(self._uuid_namespace, f"artifact/{artifact.aid}"))
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def find_registry(self, ref: str) -> Registry | None:
+        """The registry at `ref` (deleted or not), or None when it or its space does not exist."""
+        segments = ref.split("/")
+        if not 2 <= len(segments) <= 4 or "" in segments:
+            return None
+        registry = self.registries.get(ref)
+        if registry is None or registry.parent not in self.spaces:
+            return None
+        return registry
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render_artifact(self, registry: Registry, artifact: Artifact) -> dict[str, Any]:
+        """The row exactly as the list endpoint returns it (Go field order: alphabetical)."""
+        row: dict[str, Any] = {}
+        if registry.package_type == HUGGINGFACE:
+            row["artifactType"] = artifact.artifact_type
+        row["downloadsCount"] = artifact.downloads
+        row["isPublic"] = False
+        row["isQuarantined"] = artifact.quarantined
+        row["labels"] = None if artifact.labels is None else list(artifact.labels)
+        row["lastModified"] = str(artifact.last_modified_ms)
+        row["latestVersion"] = artifact.latest_version
+        row["name"] = artifact.name
+        row["packageType"] = artifact.package_type or registry.package_type
+        row["registryIdentifier"] = registry.identifier
+        row["registryPath"] = ""
+        row["registryUUID"] = "" if registry.tag_based else registry.uuid
+        row["uuid"] = "" if registry.tag_based else self.artifact_uuid(artifact)
+        return row
+
+    def render_registry(self, registry: Registry) -> dict[str, Any]:
+        """The row of the registries endpoint. Go omits nil pointers: a count of 0 and empty
+        labels are absent from the row, not 0 or []."""
+        visible = registry.visible_artifacts()
+        downloads = sum(artifact.downloads for artifact in visible)
+        row: dict[str, Any] = {}
+        if visible:
+            row["artifactsCount"] = len(visible)
+        row["description"] = registry.description
+        if downloads:
+            row["downloadsCount"] = downloads
+        row["identifier"] = registry.identifier
+        row["isPublic"] = False
+        if registry.labels:
+            row["labels"] = list(registry.labels)
+        row["lastModified"] = str(registry.updated_ms)
+        row["packageType"] = registry.package_type
+        row["path"] = registry.path
+        row["registrySize"] = format_bytesize(registry.size_bytes)
+        row["type"] = registry.registry_type
+        row["url"] = f"https://pkg.emulator.invalid/{registry.account}/{registry.identifier}"
+        row["uuid"] = registry.uuid
+        return row
+
+    # -- list queries -------------------------------------------------------------------------
+
+    def query_artifacts(
+        self,
+        registry: Registry,
+        *,
+        search_term: str,
+        artifact_type: str | None,
+        sort_field: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of artifact rows and the itemCount the server reports alongside it."""
+        with self.lock:
+            matches = [
+                artifact
+                for artifact in registry.artifacts
+                if not artifact.deleted
+                and search_term in artifact.name
+                and (artifact_type is None or artifact.artifact_type == artifact_type)
+            ]
+            if registry.tag_based:
+                item_count = len(matches)
+            else:
+                # The server counts versions here, not artifacts: itemCount overstates.
+                item_count = sum(artifact.version_count for artifact in matches)
+            ordered = self._order_artifacts(registry, matches, sort_field, descending)
+            page = ordered[offset : offset + limit]
+            return [self.render_artifact(registry, artifact) for artifact in page], item_count
+
+    @staticmethod
+    def _order_artifacts(
+        registry: Registry, artifacts: list[Artifact], sort_field: str, descending: bool
+    ) -> list[Artifact]:
+        if sort_field == "name":
+            # Unique except on Hugging Face, where a model and a dataset may share a name.
+            return sort_without_tiebreaker(artifacts, lambda a: a.name, descending)
+        if sort_field == "lastModified":
+            if registry.tag_based:
+                return sort_without_tiebreaker(artifacts, lambda a: a.last_modified_ms, descending)
+            # Not the returned lastModified: the artifact row's own update time.
+            return sort_without_tiebreaker(artifacts, lambda a: a.updated_ms, descending)
+        if sort_field in ("downloadsCount", "repoKey"):
+            # repoKey orders by the registry name and downloadsCount by a column that does not
+            # vary within the list, so every row ties: the order is effectively random.
+            return sort_without_tiebreaker(artifacts, lambda a: 0, descending)
+        # Creation time. The list is kept in creation order and creation times never tie.
+        return list(reversed(artifacts)) if descending else artifacts
+
+    def query_registries(
+        self,
+        space: str,
+        *,
+        scope: str,
+        package_types: list[str],
+        registry_type: str | None,
+        search_term: str,
+        sort_field: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of registry rows and their exact count. Deleted registries are not listed;
+        forbidden ones are (reading their artifacts is what fails)."""
+        with self.lock:
+            matches = [
+                registry
+                for registry in self.registries.values()
+                if not registry.deleted
+                and _in_scope(registry.parent, space, scope)
+                and (not package_types or registry.package_type in package_types)
+                and (registry_type is None or registry.registry_type == registry_type)
+                and search_term in registry.identifier
+            ]
+            ordered = self._order_registries(matches, sort_field, descending)
+            page = ordered[offset : offset + limit]
+            return [self.render_registry(registry) for registry in page], len(matches)
+
+    @staticmethod
+    def _order_registries(
+        registries: list[Registry], sort_field: str, descending: bool
+    ) -> list[Registry]:
+        keys: dict[str, Callable[[Registry], Any]] = {
+            "identifier": lambda r: r.identifier,
+            "lastModified": lambda r: r.updated_ms,
+            "registrySize": lambda r: r.size_bytes,
+            "artifactsCount": lambda r: len(r.visible_artifacts()),
+            "downloadsCount": lambda r: sum(a.downloads for a in r.visible_artifacts()),
+            "type": lambda r: r.registry_type,
+        }
+        key = keys.get(sort_field, lambda r: r.created_ms)
+        return sort_without_tiebreaker(registries, key, descending)
+
+    # -- ground truth -----------------------------------------------------------------------
+
+    def ground_truth(self, registry_path: str | None = None) -> dict[str, Any]:
+        """Every registry with its flags, and every listable artifact row in creation order."""
+        with self.lock:
+            selected = [
+                registry
+                for registry in self.registries.values()
+                if registry_path is None or registry.path == registry_path
+            ]
+            registries = []
+            artifacts = {}
+            for registry in selected:
+                visible = registry.visible_artifacts()
+                item_count = (
+                    len(visible)
+                    if registry.tag_based
+                    else sum(artifact.version_count for artifact in visible)
+                )
+                registries.append(
+                    {
+                        "path": registry.path,
+                        "identifier": registry.identifier,
+                        "packageType": registry.package_type,
+                        "type": registry.registry_type,
+                        "uuid": registry.uuid,
+                        "forbidden": registry.forbidden,
+                        "deleted": registry.deleted,
+                        "artifactCount": len(visible),
+                        "itemCount": item_count,
+                    }
+                )
+                artifacts[registry.path] = [
+                    self.render_artifact(registry, artifact) for artifact in visible
+                ]
+            return {"registries": registries, "artifacts": artifacts}
+
+
+def _in_scope(registry_parent: str, space: str, scope: str) -> bool:
+    if registry_parent == space:
+        return True
+    if scope == "descendants":
+        return registry_parent.startswith(space + "/")
+    if scope == "ancestors":
+        return space.startswith(registry_parent + "/")
+    return False

@@ -1,0 +1,69 @@
+"""The record of API requests the emulator received, for tests to assert on.
+
+API keys are never stored, only whether one was sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+# Status recorded for a request whose connection was closed without an answer.
+NO_RESPONSE = 0
+
+
+@dataclass
+class LoggedRequest:
+    path: str
+    query: dict[str, list[str]]
+    has_api_key: bool
+    status: int | None = None  # None while the request is still being answered
+    throttled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "has_api_key": self.has_api_key,
+        }
+
+
+class RequestLog:
+    """API requests in arrival order, with their final status."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[LoggedRequest] = []
+
+    def start(self, path: str, query: dict[str, list[str]], has_api_key: bool) -> LoggedRequest:
+        entry = LoggedRequest(path, query, has_api_key)
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def finish(self, entry: LoggedRequest, status: int, throttled: bool = False) -> None:
+        with self._lock:
+            entry.status = status
+            entry.throttled = throttled
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [entry.to_json() for entry in self._entries]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            statuses = Counter(
+                str(entry.status) for entry in self._entries if entry.status is not None
+            )
+            return {
+                "requests": len(self._entries),
+                "by_status": dict(sorted(statuses.items())),
+                "throttled": sum(entry.throttled for entry in self._entries),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,378 @@
+"""Deterministic datasets: the `default` scenario (two accounts full of traps) and `bench`.
+
+Every registry draws from its own RNG seeded with the scenario seed and the registry path, so
+the same seed always yields the same data, and adding a registry does not change the others.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .dataset import GO_ZERO_TIME_MS, HUGGINGFACE, Artifact, Dataset, Registry
+
+# Artifacts are created in 2024 to mid 2025; their versions are updated until mid 2026.
+CREATED_FROM_MS = 1704067200000  # 2024-01-01T00:00:00Z
+CREATED_UNTIL_MS = 1751328000000  # 2025-07-01T00:00:00Z
+UPDATED_UNTIL_MS = 1782863999000  # 2026-06-30T23:59:59Z
+REGISTRIES_CREATED_FROM_MS = 1701388800000  # 2023-12-01T00:00:00Z
+DAY_MS = 86_400_000
+
+WORDS = (
+    "alpha", "beacon", "cedar", "delta", "ember", "falcon", "garnet", "harbor", "iris",
+    "juniper", "kestrel", "lumen", "maple", "nova", "onyx", "pioneer", "quartz", "raven",
+    "sierra", "tundra", "umber", "vertex", "willow", "xenon", "yarrow", "zephyr",
+)  # fmt: skip
+KINDS = ("client", "core", "utils", "sdk", "cli", "server", "schemas", "plugins", "auth", "metrics")
+DOCKER_TEAMS = ("team", "platform", "data", "ml", "web", "infra")
+LABEL_POOL = (
+    "prod", "staging", "dev", "team-a", "team-b", "deprecated", "critical", "ml", "internal", "beta",
+)  # fmt: skip
+
+LONG_NAME = ("long-name-" + "abcdefghijklmnopqrstuvwxyz0123456789" * 6)[:200]
+LONG_LABEL = ("long-label-" + "zyxwvutsrqponmlkjihgfedcba9876543210" * 6)[:200]
+# Names and labels that break naive quoting, CSV, SQL, URL and path handling.
+HOSTILE_NAMES = (
+    "it's-a-file.txt",
+    'say "hello".bin',
+    "semi;colon;separated.tar.gz",
+    "reports/2024/q1/summary.pdf",
+    "comma,separated,values.csv",
+    "données-é-中文",
+    "R&D <draft> notes.txt",
+    LONG_NAME,
+)
+HOSTILE_LABELS = ("it's", 'say "hi"', "a;b", "path/like", "one,two", "données-é-中文", LONG_LABEL)
+
+
+@dataclass(frozen=True)
+class RegistryPlan:
+    """What to generate for one registry."""
+
+    path: str
+    package_type: str
+    artifact_count: int
+    registry_type: str = "VIRTUAL"
+    forbidden: bool = False
+    deleted: bool = False
+    description: str = ""
+    labels: tuple[str, ...] | None = None
+    # Names that must exist, as (name, artifact_type); generated names fill the rest.
+    fixed_names: tuple[tuple[str, str | None], ...] = ()
+    zero_time_artifacts: int = 0
+    # Soft-deleted artifacts, on top of artifact_count: present in storage, never listed.
+    deleted_artifacts: int = 0
+    hostile_labels: bool = False
+
+
+DEFAULT_PLANS = (
+    RegistryPlan(
+        "acme/shared-docker",
+        "DOCKER",
+        40,
+        description="Shared container images",
+        labels=("shared", "docker"),
+        fixed_names=(("team/app", None),),
+        zero_time_artifacts=2,
+        deleted_artifacts=2,
+    ),
+    RegistryPlan(
+        "acme/generic-files",
+        "GENERIC",
+        24,
+        description="Files with awkward names",
+        fixed_names=tuple((name, None) for name in HOSTILE_NAMES),
+        zero_time_artifacts=1,
+        hostile_labels=True,
+    ),
+    RegistryPlan("acme/platform/maven-libs", "MAVEN", 30, zero_time_artifacts=1),
+    RegistryPlan("acme/platform/helm-charts", "HELM", 14, labels=("charts",)),
+    RegistryPlan("acme/platform/locked", "NPM", 6, forbidden=True, description="No access"),
+    RegistryPlan(
+        "acme/data/pypi",
+        "PYTHON",
+        230,
+        description="Internal Python packages",
+        fixed_names=(("Acme-Toolkit", None), ("AcmeCore", None)),
+        zero_time_artifacts=2,
+        deleted_artifacts=3,
+    ),
+    RegistryPlan("acme/data/pypi-upstream", "PYTHON", 7, registry_type="UPSTREAM"),
+    RegistryPlan("acme/platform/web/npm-web", "NPM", 35),
+    RegistryPlan("acme/platform/web/docker-web", "DOCKER", 12),
+    RegistryPlan("acme/platform/web/old-reg", "NPM", 9, deleted=True),
+    RegistryPlan(
+        "acme/data/ml/hf-models",
+        HUGGINGFACE,
+        18,
+        # Hugging Face names are unique only together with the artifact type.
+        fixed_names=(("acme/support-tickets", "model"), ("acme/support-tickets", "dataset")),
+    ),
+    RegistryPlan("acme/data/ml/conda", "CONDA", 16),
+    RegistryPlan("acme/data/ml/empty-reg", "RAW", 0, description="Nothing here yet"),
+    RegistryPlan("globex/releases", "GENERIC", 12, labels=("releases",)),
+    RegistryPlan("globex/ops/infra-images", "DOCKER", 8),
+)
+DEFAULT_SPACES = (
+    "acme/platform/web",
+    "acme/data/ml",
+    "globex/ops",
+)
+
+BENCH_PACKAGE_TYPES = ("DOCKER", "PYTHON", "HELM", "NPM", "GENERIC", "MAVEN", "CONDA", "NUGET")
+BENCH_VERSIONS = tuple(f"1.{minor}.{patch}" for minor in range(4) for patch in range(10))
+BENCH_LABELS: tuple[tuple[str, ...] | None, ...] = (None, (), ("bench",), ("bench", "hot"))
+
+
+def build_dataset(
+    scenario: str, seed: int, *, bench_registries: int = 8, bench_artifacts: int = 8000
+) -> Dataset:
+    """Build the named scenario."""
+    if scenario == "default":
+        return build_default(seed)
+    if scenario == "bench":
+        return build_bench(seed, registries=bench_registries, artifacts=bench_artifacts)
+    raise ValueError(f"unknown scenario: {scenario!r} (expected 'default' or 'bench')")
+
+
+def build_default(seed: int) -> Dataset:
+    """Accounts `acme` and `globex`, registries at every scope and of many package types."""
+    dataset = Dataset(seed)
+    for space in DEFAULT_SPACES:
+        dataset.add_space(space)
+    for index, plan in enumerate(DEFAULT_PLANS):
+        add_planned_registry(dataset, plan, index)
+    return dataset
+
+
+def add_planned_registry(dataset: Dataset, plan: RegistryPlan, index: int) -> Registry:
+    """Create the registry a plan describes, with its artifacts, and add it to the dataset."""
+    rng = random.Random(f"{dataset.seed}:{plan.path}")
+    dataset.add_space(plan.path.rsplit("/", 1)[0])
+    created_ms = REGISTRIES_CREATED_FROM_MS + index * 7 * DAY_MS + rng.randrange(DAY_MS)
+    registry = Registry(
+        path=plan.path,
+        package_type=plan.package_type,
+        uuid=dataset.registry_uuid(plan.path),
+        created_ms=created_ms,
+        updated_ms=created_ms + rng.randrange(400 * DAY_MS),
+        registry_type=plan.registry_type,
+        size_bytes=rng.randrange(1, 50 * 1024**3) if plan.artifact_count else 0,
+        labels=plan.labels,
+        description=plan.description,
+        forbidden=plan.forbidden,
+        deleted=plan.deleted,
+    )
+    dataset.registries[plan.path] = registry
+    registry.artifacts = generate_artifacts(
+        dataset,
+        registry,
+        plan.artifact_count + plan.deleted_artifacts,
+        rng,
+        fixed_names=plan.fixed_names,
+        hostile_labels=plan.hostile_labels,
+    )
+    for artifact in rng.sample(registry.artifacts, plan.zero_time_artifacts):
+        artifact.last_modified_ms = GO_ZERO_TIME_MS
+    fixed = {name for name, _ in plan.fixed_names}
+    deletable = [artifact for artifact in registry.artifacts if artifact.name not in fixed]
+    for artifact in rng.sample(deletable, plan.deleted_artifacts):
+        artifact.deleted = True
+    return registry
+
+
+def generate_artifacts(
+    dataset: Dataset,
+    registry: Registry,
+    count: int,
+    rng: random.Random,
+    *,
+    fixed_names: Sequence[tuple[str, str | None]] = (),
+    hostile_labels: bool = False,
+    created_after_ms: int = CREATED_FROM_MS,
+) -> list[Artifact]:
+    """`count` artifacts in creation order, with realistic versions, times, labels and counts."""
+    names = list(fixed_names) + _generated_names(
+        rng, registry.package_type, count - len(fixed_names), taken={n for n, _ in fixed_names}
+    )
+    rng.shuffle(names)
+    created_until = max(CREATED_UNTIL_MS, created_after_ms + count + 1)
+    creation_times = sorted(rng.sample(range(created_after_ms + 1, created_until), count))
+    artifacts = []
+    for (name, artifact_type), created_ms in zip(names, creation_times, strict=True):
+        artifact = _generate_artifact(dataset, registry, rng, name, artifact_type, created_ms)
+        if hostile_labels and name in HOSTILE_NAMES:
+            artifact.labels = _hostile_labels(HOSTILE_NAMES.index(name))
+        artifacts.append(artifact)
+    return artifacts
+
+
+def _hostile_labels(index: int) -> tuple[str, ...]:
+    """Spread every hostile label over the hostile names; the long name gets the long label."""
+    if HOSTILE_NAMES[index] == LONG_NAME:
+        return (LONG_LABEL, "prod")
+    count = len(HOSTILE_LABELS)
+    return (HOSTILE_LABELS[index % count], HOSTILE_LABELS[(index + 3) % count])
+
+
+def _generate_artifact(
+    dataset: Dataset,
+    registry: Registry,
+    rng: random.Random,
+    name: str,
+    artifact_type: str | None,
+    created_ms: int,
+) -> Artifact:
+    version_count = rng.randint(1, 6)
+    # The first version is pushed when the artifact is created; every update time is distinct.
+    later_updates = rng.sample(range(created_ms + 1, UPDATED_UNTIL_MS), version_count - 1)
+    update_times = [created_ms, *sorted(later_updates)]
+    versions = _version_names(rng, registry.package_type, version_count)
+    latest_version = versions[-1]
+    if version_count > 1 and rng.random() < 0.25:
+        # A backport pushed last: the latest version is not the highest one.
+        latest_version = versions[rng.randrange(version_count - 1)]
+    return Artifact(
+        aid=dataset.next_artifact_id(),
+        name=name,
+        artifact_type=artifact_type,
+        created_ms=created_ms,
+        updated_ms=_own_update_time(rng, update_times),
+        latest_version=latest_version,
+        last_modified_ms=update_times[-1],
+        version_count=version_count,
+        downloads=0 if rng.random() < 0.2 else int(rng.expovariate(1 / 400)),
+        quarantined=rng.random() < 0.08,
+        labels=_labels(rng),
+    )
+
+
+def _own_update_time(rng: random.Random, update_times: list[int]) -> int:
+    """The artifact row's update time, which is usually not its newest version's time."""
+    roll = rng.random()
+    if roll < 0.55:
+        return update_times[0]
+    if roll < 0.85:
+        return rng.choice(update_times)
+    # Metadata edited after the last push.
+    return update_times[-1] + rng.randrange(1, 90 * DAY_MS)
+
+
+def _labels(rng: random.Random) -> tuple[str, ...] | None:
+    roll = rng.random()
+    if roll < 0.18:
+        return None
+    if roll < 0.33:
+        return ()
+    return tuple(rng.sample(LABEL_POOL, rng.randint(1, 3)))
+
+
+def _version_names(rng: random.Random, package_type: str, count: int) -> list[str]:
+    """`count` distinct versions in ascending order, in the style of the package type."""
+    if package_type == HUGGINGFACE:
+        return [f"{rng.getrandbits(160):040x}" for _ in range(count)]
+    major, minor, patch = rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 9)
+    versions = []
+    for _ in range(count):
+        versions.append(f"{major}.{minor}.{patch}")
+        roll = rng.random()
+        if roll < 0.7:
+            patch += 1
+        elif roll < 0.95:
+            minor, patch = minor + 1, 0
+        else:
+            major, minor, patch = major + 1, 0, 0
+    if package_type == "DOCKER":
+        versions = [f"v{version}" for version in versions]
+        if count > 1 and rng.random() < 0.3:
+            versions[-1] = "latest"
+    elif package_type == "MAVEN" and rng.random() < 0.2:
+        versions[-1] += "-SNAPSHOT"
+    return versions
+
+
+def _generated_names(
+    rng: random.Random, package_type: str, count: int, taken: set[str]
+) -> list[tuple[str, str | None]]:
+    if count <= 0:
+        return []
+    pool = [name for name in _candidate_names(package_type) if name not in taken]
+    if count <= len(pool):
+        names = rng.sample(pool, count)
+    else:
+        names = pool + [
+            f"{package_type.lower()}-artifact-{i:05d}" for i in range(count - len(pool))
+        ]
+    if package_type == HUGGINGFACE:
+        return [(name, rng.choice(("model", "dataset"))) for name in names]
+    return [(name, None) for name in names]
+
+
+def _candidate_names(package_type: str) -> list[str]:
+    pairs = [(word, kind) for word in WORDS for kind in KINDS]
+    formats = {
+        "DOCKER": [f"{team}/{word}" for team in DOCKER_TEAMS for word in WORDS],
+        "PYTHON": [f"acme-{w}-{k}" for w, k in pairs],
+        "NPM": [f"@acme/{w}-{k}" if i % 3 else f"{w}-{k}" for i, (w, k) in enumerate(pairs)],
+        "MAVEN": [f"com.acme.{w}:{w}-{k}" for w, k in pairs],
+        "GENERIC": [f"{w}-{k}.tar.gz" for w, k in pairs],
+        "RAW": [f"{w}-{k}.bin" for w, k in pairs],
+        HUGGINGFACE: [f"acme/{w}-{k}" for w, k in pairs],
+    }
+    return formats.get(package_type, [f"{w}-{k}" for w, k in pairs])
+
+
+def build_bench(seed: int, *, registries: int = 8, artifacts: int = 8000) -> Dataset:
+    """Account `bench`: `registries` registries sharing `artifacts` artifacts evenly.
+
+    Built with a tight loop and shared label/version values so that 100,000 artifacts take
+    about a second and a few tens of megabytes.
+    """
+    if registries < 1 or artifacts < 0:
+        raise ValueError("bench needs at least one registry and a non-negative artifact count")
+    dataset = Dataset(seed)
+    dataset.add_space("bench")
+    rng = random.Random(f"{seed}:bench")
+    per_registry, remainder = divmod(artifacts, registries)
+    for index in range(registries):
+        package_type = BENCH_PACKAGE_TYPES[index % len(BENCH_PACKAGE_TYPES)]
+        path = f"bench/reg-{index:03d}-{package_type.lower()}"
+        created_ms = REGISTRIES_CREATED_FROM_MS + index * DAY_MS
+        registry = Registry(
+            path=path,
+            package_type=package_type,
+            uuid=dataset.registry_uuid(path),
+            created_ms=created_ms,
+            updated_ms=created_ms + DAY_MS,
+            size_bytes=rng.randrange(1, 100 * 1024**3),
+        )
+        count = per_registry + (1 if index < remainder else 0)
+        registry.artifacts = _bench_artifacts(dataset, registry, rng, count)
+        dataset.registries[path] = registry
+    return dataset
+
+
+def _bench_artifacts(
+    dataset: Dataset, registry: Registry, rng: random.Random, count: int
+) -> list[Artifact]:
+    prefix = "bench/image-" if registry.tag_based else "bench-pkg-"
+    random_fraction = rng.random
+    artifacts = []
+    for i in range(count):
+        created_ms = CREATED_FROM_MS + i * 60_000 + int(random_fraction() * 59_000)
+        artifacts.append(
+            Artifact(
+                aid=dataset.next_artifact_id(),
+                name=f"{prefix}{i:06d}",
+                created_ms=created_ms,
+                updated_ms=created_ms + int(random_fraction() * 30 * DAY_MS),
+                latest_version=BENCH_VERSIONS[i % len(BENCH_VERSIONS)],
+                last_modified_ms=created_ms + int(random_fraction() * 300 * DAY_MS),
+                version_count=1 + int(random_fraction() * 4),
+                downloads=int(random_fraction() * 1000),
+                quarantined=i % 53 == 0,
+                labels=BENCH_LABELS[i % len(BENCH_LABELS)],
+            )
+        )
+    return artifacts
