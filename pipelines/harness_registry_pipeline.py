@@ -147,6 +147,12 @@ def load(
         progress="log" if sys.stderr.isatty() else None,
     )
     source = harness_registry_source(**source_args, report=report)
+    if pipeline.has_pending_data:
+        # A run was killed after extracting: its package (data and state) is complete on disk.
+        # `pipeline.run` would only finish it and skip this run's data, so finish it first.
+        logger.warning("finishing the load package of an interrupted run first")
+        pipeline.normalize()
+        pipeline.load()
     destination_type = pipeline.destination.destination_name if pipeline.destination else ""
     file_format = LOADER_FILE_FORMATS.get(destination_type)
     return pipeline.run(source, loader_file_format=file_format, refresh=refresh)

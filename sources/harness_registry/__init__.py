@@ -22,7 +22,7 @@ from .errors import (
     PagingError,
     RegistryError,
 )
-from .options import SourceOptions
+from .options import SourceOptions, StrList
 from .paginator import PageIndexPaginator
 from .report import RegistryResult, RunReport
 from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
@@ -54,15 +54,15 @@ __all__ = [
 
 @dlt.source(name="harness_registry", max_table_nesting=1)
 def harness_registry_source(
-    registries: Sequence[str] | None = None,
+    registries: StrList = None,
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
-    spaces: Sequence[str] | None = None,
-    package_types: Sequence[str] | None = None,
+    spaces: StrList = None,
+    package_types: StrList = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     artifact_type: str | None = None,
     search_term: str | None = None,
-    labels: Sequence[str] | None = None,
+    labels: StrList = None,
     sort_field: str = DEFAULT_SORT_FIELD,
     sort_order: str = DEFAULT_SORT_ORDER,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -74,6 +74,7 @@ def harness_registry_source(
 
     Args:
         registries: registry refs: `ACCOUNT/REG`, `ACCOUNT/ORG/REG` or `ACCOUNT/ORG/PROJECT/REG`.
+            Lists may also be given as a JSON list or a comma-separated string.
         api_key: a Harness personal access or service account token (a secret).
         base_url: `https://app.harness.io` or a self-managed server; plain http only to loopback.
         spaces: spaces (`ACCOUNT`, `ACCOUNT/ORG`, `ACCOUNT/ORG/PROJECT`) whose registries, and those of

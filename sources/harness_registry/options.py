@@ -1,5 +1,6 @@
 """The source's settings, validated together before any request is sent."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,10 @@ from .refs import normalize_registry_ref, normalize_space_ref, validate_base_url
 from .settings import ARTIFACT_TYPES, MODES, SORT_FIELDS, SORT_ORDERS
 
 CONFIG_SECTION = "[sources.harness_registry]"
+
+# A list of strings as TOML gives it, a JSON list, or a comma-separated string (handy in environment
+# variables). Annotated `Any` so that dlt hands the raw value over instead of refusing a plain string.
+StrList = Any
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,15 @@ def _as_list(key: str, value: Any) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        # a single value, or a comma-separated list from an environment variable
-        return [part.strip() for part in value.split(",") if part.strip()]
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"{key} is not a valid JSON list: {value!r}") from None
+        else:
+            # a single value, or a comma-separated list from an environment variable
+            return [part.strip() for part in text.split(",") if part.strip()]
     if isinstance(value, Sequence):
         for item in value:
             if not isinstance(item, str):

@@ -1,0 +1,56 @@
+"""Runs one load like the CLI does, and SIGKILLs itself at a chosen point of dlt's steps.
+
+    python tests/helpers/killed_run.py after-extract|during-normalize|after-normalize|during-load
+
+Settings come from the environment, as for the CLI. Test code only: it patches dlt to die at the
+chosen point, so the next run must recover from what a real crash would leave behind.
+"""
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import dlt  # noqa: E402
+from dlt.load.load import Load  # noqa: E402
+from dlt.normalize.normalize import Normalize  # noqa: E402
+
+from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS  # noqa: E402
+from sources.harness_registry import harness_registry_source  # noqa: E402
+
+
+def die(*_args: object, **_kwargs: object) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main(stage: str) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="harness_registry", destination="duckdb", dataset_name="harness_registry"
+    )
+    source = harness_registry_source()
+    file_format = LOADER_FILE_FORMATS["duckdb"]
+    if stage == "after-extract":
+        pipeline.extract(source, loader_file_format=file_format)
+        die()
+    if stage == "during-normalize":
+        original = Normalize.spool_files
+
+        def spool_then_die(self, *args, **kwargs):  # files written, package not committed
+            original(self, *args, **kwargs)
+            die()
+
+        Normalize.spool_files = spool_then_die
+    if stage == "after-normalize":
+        pipeline.extract(source, loader_file_format=file_format)
+        pipeline.normalize()
+        die()
+    if stage == "during-load":
+        Load.complete_package = die  # every table job has run, the package is not completed
+    pipeline.run(source, loader_file_format=file_format)
+    raise SystemExit(f"stage {stage!r} did not kill the run")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
