@@ -198,8 +198,11 @@ def print_summary(report: RunReport, settings: dict[str, str], seconds: float) -
         if space.error:
             out.write(f"  space {space.ref}: FAILED: {space.error}\n")
     if report.failures:
-        names = ", ".join(r.ref for r in report.failures)
-        sys.stderr.write(f"error: {len(report.failures)} could not be read: {names}\n")
+        names = ", ".join(sorted(r.ref for r in report.failures))
+        sys.stderr.write(
+            f"error: {len(report.failures)} of the registries or spaces could not be read "
+            f"(see above), the others were loaded: {names}\n"
+        )
     out.flush()
 
 

@@ -180,3 +180,16 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def cli_env(emulator, tmp_path: Path, api_key: str | None = None) -> dict[str, str]:
+    return {
+        "SOURCES__HARNESS_REGISTRY__API_KEY": api_key if api_key is not None else emulator.api_key,
+        "SOURCES__HARNESS_REGISTRY__BASE_URL": emulator.base_url,
+        "SOURCES__HARNESS_REGISTRY__REQUESTS_PER_MINUTE": "0",
+        "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb"),
+    }
+
+
+def registry_args(refs):
+    return [arg for ref in refs for arg in ("--registry", ref)]

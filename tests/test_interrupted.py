@@ -1,5 +1,6 @@
 """A run killed with SIGKILL at any point, then run again, ends with exactly the right rows."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -7,8 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, expected_artifacts, readable_registries, run_cli
-from test_cli import cli_env
+from conftest import REPO_ROOT, cli_env, expected_artifacts, readable_registries, run_cli
 
 KILLED_RUN = REPO_ROOT / "tests" / "helpers" / "killed_run.py"
 
@@ -48,7 +48,7 @@ def test_killed_between_or_inside_dlt_steps_then_rerun(emulator, tmp_path, stage
     killed = subprocess.run(
         [sys.executable, str(KILLED_RUN), stage],
         cwd=REPO_ROOT,
-        env={**__import__("os").environ, **env},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,7 +71,7 @@ def test_killed_during_extraction_then_rerun(emulator, tmp_path):
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "pipelines" / "harness_registry_pipeline.py"), "run"],
         cwd=REPO_ROOT,
-        env={**__import__("os").environ, **env},
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import dlt  # noqa: E402
-from dlt.load.load import Load  # noqa: E402
-from dlt.normalize.normalize import Normalize  # noqa: E402
+import dlt
+from dlt.load.load import Load
+from dlt.normalize.normalize import Normalize
 
-from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS  # noqa: E402
-from sources.harness_registry import harness_registry_source  # noqa: E402
+from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS
+from sources.harness_registry import harness_registry_source
 
 
 def die(*_args: object, **_kwargs: object) -> None:
