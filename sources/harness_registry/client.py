@@ -240,6 +240,7 @@ class HarnessClient:
             RegistryError: this registry or space could not be read (400, 403, 5xx, bad bodies).
         """
         url = self.base_url + path
+        logger.debug(f"GET {url} {params}")  # the key is a header added by the auth object
         try:
             response = self._http.session.get(url, params=params, auth=self._auth)
         except requests.exceptions.Timeout as exc:
