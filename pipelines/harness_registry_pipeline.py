@@ -45,8 +45,10 @@ DEFAULTS = {
 
 # Load file format per destination. dlt's default for DuckDB (insert_values) builds huge SQL strings
 # and peaks at gigabytes of memory on 100k rows; parquet loads the same rows in a fraction of the time
-# and memory. Destinations not listed keep dlt's default for them.
-LOADER_FILE_FORMATS = {"duckdb": "parquet", "motherduck": "parquet", "postgres": "csv"}
+# and memory. Destinations not listed keep dlt's default for them. Not csv for PostgreSQL: COPY reads
+# an unquoted empty field as NULL, so empty strings (Docker's `uuid`, the key's `artifact_type`)
+# would not survive.
+LOADER_FILE_FORMATS = {"duckdb": "parquet", "motherduck": "parquet"}
 
 logger = logging.getLogger("harness_registry")
 

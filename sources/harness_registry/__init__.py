@@ -9,6 +9,7 @@ Reads `GET /har/api/v1/registry/{registry_ref}/+/artifacts` for every configured
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import dlt
 from dlt.sources import DltResource
@@ -26,7 +27,7 @@ from .options import SourceOptions, StrList
 from .paginator import PageIndexPaginator
 from .report import RegistryResult, RunReport
 from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
-from .rows import ARTIFACT_COLUMN_HINTS
+from .rows import ARTIFACT_COLUMN_HINTS, SNAPSHOT_MARKER_NAME
 from .settings import (
     ARTIFACT_PRIMARY_KEY,
     DEFAULT_BASE_URL,
@@ -37,6 +38,19 @@ from .settings import (
     DEFAULT_SORT_ORDER,
     REGISTRY_PRIMARY_KEY,
 )
+
+# incremental: upsert what moved. snapshot: dlt's scd2 keeps every version of every row, and retires
+# the artifacts missing from a registry, but only in registries this load read completely (their
+# marker rows are in the staging table) and never by the marker rows themselves.
+ARTIFACTS_WRITE_DISPOSITION: dict[str, Any] = {
+    "incremental": "merge",
+    "snapshot": {
+        "disposition": "merge",
+        "strategy": "scd2",
+        "source_filter": f"name <> '{SNAPSHOT_MARKER_NAME}'",
+        "destination_scope": "registry_ref IN (SELECT registry_ref FROM {staging_table})",
+    },
+}
 
 __all__ = [
     "AuthError",
@@ -88,7 +102,8 @@ def harness_registry_source(
         sort_order: `ASC` or `DESC`.
         concurrency: requests in flight at most (registries and pages read side by side).
         requests_per_minute: client-side rate limit shared by all requests; 0 for none.
-        mode: `incremental` (load what moved since each registry's cursor).
+        mode: `incremental` (load what moved since each registry's cursor) or `snapshot` (read
+            everything, keep a full history with dlt's scd2 and retire deleted artifacts).
         report: filled in with per-registry figures and failures, for the caller to print.
 
     Returns:
@@ -128,7 +143,7 @@ def harness_registry_source(
         artifact_rows(client, options, discovery, report),
         name=ARTIFACTS_RESOURCE,
         primary_key=ARTIFACT_PRIMARY_KEY,
-        write_disposition="merge",
+        write_disposition=ARTIFACTS_WRITE_DISPOSITION[options.mode],
         columns=ARTIFACT_COLUMN_HINTS,
     )
     if not options.spaces:

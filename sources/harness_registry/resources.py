@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .client import HarnessClient
@@ -10,14 +10,16 @@ from .cursors import RegistryCursor
 from .options import SourceOptions
 from .paginator import PageIndexPaginator
 from .refs import account_of
-from .report import RunReport
-from .rows import labels_of, shape_artifact, shape_registry
-from .scan import ListScan, Page, scan_pages
-from .settings import ARTIFACTS_PATH, REGISTRIES_PATH
+from .report import RegistryResult, RunReport
+from .rows import is_snapshot_marker, labels_of, shape_artifact, shape_registry, snapshot_marker
+from .scan import ListScan, Page, ScanQueue, scan_pages
+from .settings import ARTIFACTS_PATH, REGISTRIES_PATH, ROWS_PER_ITEM, SNAPSHOT_READ_ATTEMPTS
+from .spool import RowSpool
 
 logger = logging.getLogger(__name__)
 
 ARTIFACTS_RESOURCE = "artifacts"
+Row = dict[str, Any]
 
 
 class RegistryDiscovery:
@@ -89,9 +91,12 @@ def artifact_rows(
     discovery: RegistryDiscovery,
     report: RunReport,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yields pages of `artifacts` rows of every registry, filtered by each registry's cursor."""
-    scans = (
-        ListScan(
+    """Yields `artifacts` rows of every registry: in `incremental` mode each page as it comes,
+    filtered by the registry's cursor; in `snapshot` mode a registry's rows once it was read
+    completely, so that a registry whose read failed loads (and retires) nothing."""
+
+    def scan_of(ref: str) -> ListScan:
+        return ListScan(
             ref=ref,
             subject=f"registry {ref}",
             path=ARTIFACTS_PATH.format(registry_ref=ref),
@@ -99,46 +104,129 @@ def artifact_rows(
             params={**options.list_params(), "routingId": account_of(ref)},
             paginator=PageIndexPaginator(options.page_size),
         )
-        for ref in discovery.registry_refs()
+
+    queue = ScanQueue(scan_of(ref) for ref in discovery.registry_refs())
+    sink: IncrementalSink | SnapshotSink = (
+        SnapshotSink() if options.mode == "snapshot" else IncrementalSink(ARTIFACTS_RESOURCE)
     )
-    cursors: dict[str, RegistryCursor] = {}
     wanted_labels = set(options.labels)
     try:
-        for event in scan_pages(client, scans, "artifacts", options.concurrency):
+        for event in scan_pages(client, queue, "artifacts", options.concurrency):
             ref = event.scan.ref
             result = report.registry(ref)
             if isinstance(event, Page):
-                cursor = cursors.get(ref) or cursors.setdefault(
-                    ref, RegistryCursor(ARTIFACTS_RESOURCE, ref)
-                )
                 raw_rows = event.rows
                 if wanted_labels:
+                    # the server ignores `label`; keep artifacts carrying any of the labels
                     raw_rows = [r for r in raw_rows if wanted_labels.intersection(labels_of(r))]
-                rows = cursor.filter([shape_artifact(raw, ref) for raw in raw_rows])
+                rows = sink.page(ref, [shape_artifact(raw, ref) for raw in raw_rows])
                 result.rows_read += len(event.rows)
-                result.rows_loaded += len(rows)
-                if rows:
-                    yield rows
-                continue
-            scan = event.scan
-            _record_scan(result, scan)
-            cursor = cursors.pop(ref, None)
-            if cursor is None:
-                continue
-            if scan.complete and not scan.raced:
-                cursor.commit(scan.first_served_at)
             else:
-                cursor.rollback()
-                result.cursor_kept = True
-                if scan.raced:
-                    logger.warning(
-                        f"registry {ref} changed while it was read (itemCount went "
-                        f"{scan.paginator.item_counts[0]} -> {scan.paginator.item_counts[-1]}): "
-                        "its cursor is kept so that the next run re-reads what may have moved"
-                    )
+                _record_scan(result, event.scan)
+                rows, read_again = sink.finish(event.scan, result)
+                if read_again:
+                    result.rows_read = 0
+                    queue.append(scan_of(ref))
+            for chunk in _chunks(rows, ROWS_PER_ITEM):
+                result.rows_loaded += sum(1 for row in chunk if not is_snapshot_marker(row))
+                yield chunk
     finally:
+        sink.close()
         report.requests = client.requests_sent
         report.throttled = client.throttled
+
+
+class IncrementalSink:
+    """Incremental mode: rows go out page by page, through each registry's cursor."""
+
+    def __init__(self, resource_name: str) -> None:
+        self._resource_name = resource_name
+        self._cursors: dict[str, RegistryCursor] = {}
+
+    def page(self, ref: str, rows: list[Row]) -> list[Row]:
+        cursor = self._cursors.get(ref)
+        if cursor is None:
+            cursor = self._cursors[ref] = RegistryCursor(self._resource_name, ref)
+        return cursor.filter(rows)
+
+    def finish(self, scan: ListScan, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+        cursor = self._cursors.pop(scan.ref, None)
+        if cursor is None:
+            return [], False
+        if scan.complete and not scan.raced:
+            cursor.commit(scan.first_served_at)
+            return [], False
+        # The rows already loaded are real; the cursor stays so the next run covers any gap.
+        cursor.rollback()
+        result.cursor_kept = True
+        if scan.raced:
+            counts = scan.paginator.item_counts
+            logger.warning(
+                f"registry {scan.ref} changed while it was read (itemCount {counts[0]} -> "
+                f"{counts[-1]}): its cursor is kept so that the next run re-reads what moved"
+            )
+        return [], False
+
+    def close(self) -> None:
+        self._cursors.clear()
+
+
+class SnapshotSink:
+    """Snapshot mode: a registry's rows are held in a temporary file until its read is complete,
+    then handed out, followed by a marker row that puts the registry in the merge's scope (so an
+    emptied registry retires its artifacts too). A read that raced a change is read again, up to
+    `SNAPSHOT_READ_ATTEMPTS` times; a failed read hands out nothing, so it retires nothing."""
+
+    def __init__(self) -> None:
+        self._spools: dict[str, RowSpool] = {}
+        self._attempts: dict[str, int] = {}
+
+    def page(self, ref: str, rows: list[Row]) -> list[Row]:
+        spool = self._spools.get(ref)
+        if spool is None:
+            spool = self._spools[ref] = RowSpool()
+        spool.write(rows)
+        return []
+
+    def finish(self, scan: ListScan, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+        spool = self._spools.pop(scan.ref, None) or RowSpool()
+        attempts = self._attempts[scan.ref] = self._attempts.get(scan.ref, 0) + 1
+        if scan.complete and not scan.raced:
+            return _drain(spool, snapshot_marker(scan.ref)), False
+        spool.close()
+        if scan.complete and attempts < SNAPSHOT_READ_ATTEMPTS:
+            logger.warning(f"registry {scan.ref} changed while it was read: reading it again")
+            return [], True
+        if scan.complete:
+            result.error = (
+                f"changed while it was read, {attempts} times in a row: not loaded in this run, "
+                "so none of its artifacts were retired; run again later"
+            )
+        return [], False
+
+    def close(self) -> None:
+        for spool in self._spools.values():
+            spool.close()
+        self._spools.clear()
+
+
+def _drain(spool: RowSpool, last: Row) -> Iterator[Row]:
+    try:
+        yield from spool.read()
+        yield last
+    finally:
+        spool.close()
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _record_scan(result: Any, scan: ListScan) -> None:

@@ -109,3 +109,17 @@ def shape_registry(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+# Snapshot mode: one marker row per registry read completely. The merge's destination scope takes the
+# registries present in the load from these rows, and its source filter drops them, so they never
+# reach the table. An artifact always has a name, so an empty name cannot clash with one.
+SNAPSHOT_MARKER_NAME = ""
+
+
+def snapshot_marker(registry_ref: str) -> dict[str, Any]:
+    return {"registry_ref": registry_ref, "name": SNAPSHOT_MARKER_NAME, "artifact_type": ""}
+
+
+def is_snapshot_marker(row: dict[str, Any]) -> bool:
+    return row.get("name") == SNAPSHOT_MARKER_NAME

@@ -11,7 +11,7 @@ most.
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +53,25 @@ class ListScan:
         return self.paginator.raced
 
 
+class ScanQueue:
+    """The scans still to start, in order; `append` adds one while `scan_pages` runs."""
+
+    def __init__(self, scans: Iterable[ListScan]) -> None:
+        self._scans: Iterator[ListScan] = iter(scans)
+        self._added: deque[ListScan] = deque()
+
+    def append(self, scan: ListScan) -> None:
+        self._added.append(scan)
+
+    def __iter__(self) -> "ScanQueue":
+        return self
+
+    def __next__(self) -> ListScan:
+        if self._added:
+            return self._added.popleft()
+        return next(self._scans)
+
+
 @dataclass
 class Page:
     """Rows of one page, handed out in page order for each scan."""
@@ -83,13 +102,13 @@ def scan_pages(
 
     Args:
         client: sends the requests.
-        scans: the lists to read; consumed lazily, so scans may be produced while others run.
+        scans: the lists to read; consumed lazily and asked again whenever there is room, so a
+            `ScanQueue` may be given more scans (a re-read) while others run.
         items_path: the key of the rows in `data` (`artifacts` or `registries`).
         concurrency: requests in flight at most, and pages fetched ahead per registry at most.
     """
     pending = iter(scans)
     active: list[ListScan] = []
-    more_scans = True
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="harness-page")
 
     def submit(scan: ListScan) -> None:
@@ -104,7 +123,6 @@ def scan_pages(
         return sum(len(scan.in_flight) for scan in active)
 
     def schedule() -> None:
-        nonlocal more_scans
         # Fetch ahead in registries already started, oldest first, then start new registries.
         for scan in active:
             page_count = scan.paginator.page_count
@@ -116,10 +134,9 @@ def scan_pages(
                 and in_flight_total() < concurrency
             ):
                 submit(scan)
-        while more_scans and in_flight_total() < concurrency:
+        while in_flight_total() < concurrency:
             scan = next(pending, None)
             if scan is None:
-                more_scans = False
                 break
             active.append(scan)
             submit(scan)
@@ -138,8 +155,10 @@ def scan_pages(
         return ScanFinished(scan)
 
     try:
-        schedule()
-        while active:
+        while True:
+            schedule()
+            if not active:
+                break
             wait([f for scan in active for _, f in scan.in_flight], return_when=FIRST_COMPLETED)
             events: list[Page | ScanFinished] = []
             for scan in list(active):

@@ -34,3 +34,8 @@ LABELS_TEXT_SEPARATOR = ", "
 
 # A 500 with this message is a soft-deleted registry, not a passing fault: retrying cannot help.
 DELETED_REGISTRY_MESSAGE = "Failed to find repo"
+
+# Rows handed to dlt per item: large enough to amortise dlt's per-item work, small enough for memory.
+ROWS_PER_ITEM = 1000
+# In snapshot mode a registry whose read raced a concurrent change is read again this many times.
+SNAPSHOT_READ_ATTEMPTS = 3
