@@ -247,7 +247,7 @@ def print_demo_figures(duckdb_path: str, dataset: str) -> None:
         for title, sql in (
             (
                 "artifacts by package type",
-                f"SELECT package_type, count(*) AS artifacts, sum(downloads_count) AS downloads FROM {dataset}.artifacts GROUP BY 1 ORDER BY 2 DESC",
+                f"SELECT package_type, count(*) AS artifacts, CAST(sum(downloads_count) AS BIGINT) AS downloads FROM {dataset}.artifacts GROUP BY 1 ORDER BY 2 DESC",
             ),
             (
                 "most downloaded",

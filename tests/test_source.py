@@ -4,6 +4,7 @@ import math
 from typing import Any
 
 import pytest
+
 from conftest import (
     artifact_requests,
     expected_artifacts,

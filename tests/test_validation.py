@@ -1,8 +1,8 @@
 """Bad input is refused with a clear message before any request is sent."""
 
 import pytest
-from conftest import run_source
 
+from conftest import run_source
 from sources.harness_registry import ConfigError
 from sources.harness_registry.refs import normalize_registry_ref, validate_base_url
 
