@@ -3,6 +3,7 @@
 import pytest
 
 from conftest import (
+    REPO_ROOT,
     artifact_requests,
     expected_artifacts,
     loaded_artifacts,
@@ -215,3 +216,34 @@ def test_snapshot_failure_of_one_registry_leaves_its_rows_and_updates_the_others
         k: v for k, v in truth.items() if k[0] != pypi
     }
     assert (other, other_names[0], "") not in after
+
+
+def readme_sql(title: str) -> str:
+    """A query from the README's snapshot section, so that the README cannot drift from the truth."""
+    text = (REPO_ROOT / "README.md").read_text()
+    start = text.index(f"-- snapshot: {title}")
+    end = text.index(";", start)
+    return text[start : end + 1].replace("harness_registry.", "{ds}.")
+
+
+def test_readme_snapshot_queries_answer_current_inventory_and_changes(emulator, pipeline):
+    ref = listed_registries(emulator, "acme/data", "PYTHON")[0]
+    names = sorted(r["name"] for r in emulator.dataset()["artifacts"][ref])
+    run_source(emulator, pipeline, registries=[ref], mode="snapshot")
+    between = query(pipeline, "SELECT now()")[0][0]
+    emulator.mutate(
+        [
+            {"op": "delete_artifact", "registry": ref, "name": names[0]},
+            {"op": "set_downloads", "registry": ref, "name": names[1], "downloads": 5},
+            {"op": "add_artifact", "registry": ref, "name": "zz-new"},
+        ]
+    )
+    run_source(emulator, pipeline, registries=[ref], mode="snapshot")
+
+    inventory = query(pipeline, readme_sql("the current inventory"))
+    assert len(inventory) == len(emulator.dataset()["artifacts"][ref])
+    since = between.strftime("%Y-%m-%d %H:%M:%S.%f")
+    changes = query(pipeline, readme_sql("what changed since a date").replace("2026-11-01", since))
+    assert sorted((row[1], row[4]) for row in changes) == sorted(
+        [(names[0], "retired"), (names[1], "new or changed"), ("zz-new", "new or changed")]
+    )
