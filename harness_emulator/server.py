@@ -89,6 +89,9 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "harness-emulator"
+    # Go's net/http (the real server) sets TCP_NODELAY; with Nagle on, each body would wait ~40 ms
+    # for the client's delayed ACK on a kept-alive connection.
+    disable_nagle_algorithm = True
     server: EmulatorServer
 
     def do_GET(self) -> None:

@@ -123,23 +123,34 @@ def scan_pages(
         return sum(len(scan.in_flight) for scan in active)
 
     def schedule() -> None:
-        # Fetch ahead in registries already started, oldest first, then start new registries.
-        for scan in active:
+        def room() -> bool:
+            return in_flight_total() < concurrency
+
+        def may_fetch(scan: ListScan, depth: int) -> bool:
             page_count = scan.paginator.page_count
-            while (
+            return (
                 page_count is not None
                 and scan.paginator.has_next_page
                 and scan.next_page < page_count
-                and len(scan.in_flight) < concurrency
-                and in_flight_total() < concurrency
-            ):
+                and len(scan.in_flight) < depth
+            )
+
+        # 1. keep every started registry moving: its next page is needed, not speculative;
+        for scan in active:
+            if room() and may_fetch(scan, 1):
                 submit(scan)
-        while in_flight_total() < concurrency:
+        # 2. start new registries while there is room;
+        while room():
             scan = next(pending, None)
             if scan is None:
                 break
             active.append(scan)
             submit(scan)
+        # 3. only then fetch ahead: pageCount may overstate, so pages fetched ahead can fall past the
+        #    end. Doing it last confines that waste to the tail of the run.
+        for scan in active:
+            while room() and may_fetch(scan, concurrency):
+                submit(scan)
 
     def finish(scan: ListScan, error: HarnessRegistryError | None = None) -> ScanFinished:
         scan.error = error
@@ -159,7 +170,9 @@ def scan_pages(
             schedule()
             if not active:
                 break
-            wait([f for scan in active for _, f in scan.in_flight], return_when=FIRST_COMPLETED)
+            # Pages are handed out in order, so only each scan's oldest request can unblock it;
+            # waiting on all of them would spin while a later page is done and the oldest is not.
+            wait([s.in_flight[0][1] for s in active if s.in_flight], return_when=FIRST_COMPLETED)
             events: list[Page | ScanFinished] = []
             for scan in list(active):
                 while scan.in_flight and scan.in_flight[0][1].done():
