@@ -40,7 +40,7 @@ PIPELINE_SECTION = "harness_registry_pipeline"
 DEFAULTS = {
     "pipeline_name": "harness_registry",
     "destination": "duckdb",
-    "dataset_name": "harness_registry",
+    "dataset_name": "harness",
 }
 
 # Load file format per destination. dlt's default for DuckDB (insert_values) builds huge SQL strings
@@ -216,10 +216,12 @@ def command_demo(args: argparse.Namespace) -> int:
     settings = {
         "pipeline_name": "harness_registry_demo",
         "destination": "duckdb",
-        "dataset_name": "harness_registry",
+        "dataset_name": "harness",
     }
     report = RunReport()
     started = time.monotonic()
+    # every demo starts from scratch: no state or half-done package of an earlier demo
+    dlt.pipeline(pipeline_name=settings["pipeline_name"]).drop()
     with EmulatorProcess() as emulator:
         print(f"emulator listening on {emulator.base_url}")
         readable = [
@@ -232,7 +234,7 @@ def command_demo(args: argparse.Namespace) -> int:
             "base_url": emulator.base_url,
             "api_key": emulator.api_key,
         }
-        # every demo starts from an empty dataset, so figures do not pile up across runs
+        # and from an empty dataset, so figures do not pile up across runs
         load(settings, source_args, report, refresh="drop_sources")
     print_summary(report, settings, time.monotonic() - started)
     print_demo_figures(duckdb_path, settings["dataset_name"])
@@ -271,15 +273,18 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def root_cause(error: BaseException) -> BaseException:
-    """The error a user can act on, dug out of dlt's wrappers (PipelineStepFailed, extraction errors)."""
+    """The error a user can act on, dug out of dlt's wrappers (PipelineStepFailed, extraction errors):
+    one of ours or a missing setting if there is one, else the innermost cause."""
     seen: set[int] = set()
     current: BaseException | None = error
+    innermost = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, HarnessRegistryError | ConfigFieldMissingException):
             return current
+        innermost = current
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return error
+    return innermost
 
 
 def describe(error: BaseException) -> tuple[str, int]:

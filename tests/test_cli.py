@@ -16,7 +16,7 @@ def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):
     truth = emulator.dataset()["artifacts"]
     total = sum(len(truth[ref]) for ref in refs)
     assert (
-        f"{total} artifact rows loaded from {len(refs)} registries into duckdb dataset harness_registry"
+        f"{total} artifact rows loaded from {len(refs)} registries into duckdb dataset harness"
         in result.stdout
     )
     for ref in refs:
@@ -25,7 +25,7 @@ def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):
         )
         assert line.split()[1:3] == [str(len(truth[ref])), str(len(truth[ref]))]
     with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as db:
-        assert db.sql("SELECT count(*) FROM harness_registry.artifacts").fetchall() == [(total,)]
+        assert db.sql("SELECT count(*) FROM harness.artifacts").fetchall() == [(total,)]
     assert "Traceback" not in result.stderr
 
 
@@ -76,7 +76,7 @@ def test_unknown_and_forbidden_registries_are_named_others_still_load(emulator, 
         f"loaded: {', '.join(sorted(['acme/no-such-registry', forbidden]))}\n"
     )
     with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as db:
-        loaded = db.sql("SELECT DISTINCT registry_ref FROM harness_registry.artifacts").fetchall()
+        loaded = db.sql("SELECT DISTINCT registry_ref FROM harness.artifacts").fetchall()
     assert loaded == [(good,)]
 
 

@@ -223,7 +223,7 @@ def readme_sql(title: str) -> str:
     text = (REPO_ROOT / "README.md").read_text()
     start = text.index(f"-- snapshot: {title}")
     end = text.index(";", start)
-    return text[start : end + 1].replace("harness_registry.", "{ds}.")
+    return text[start : end + 1].replace("harness.", "{ds}.")
 
 
 def test_readme_snapshot_queries_answer_current_inventory_and_changes(emulator, pipeline):

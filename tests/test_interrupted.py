@@ -18,9 +18,9 @@ def loaded_rows(db_path):
 
     with duckdb.connect(str(db_path), read_only=True) as db:
         keys = db.sql(
-            "SELECT registry_ref, name, artifact_type, latest_version FROM harness_registry.artifacts"
+            "SELECT registry_ref, name, artifact_type, latest_version FROM harness.artifacts"
         ).fetchall()
-        labels = db.sql("SELECT count(*) FROM harness_registry.artifacts__labels").fetchall()[0][0]
+        labels = db.sql("SELECT count(*) FROM harness.artifacts__labels").fetchall()[0][0]
     return keys, labels
 
 

@@ -17,7 +17,7 @@ import dlt
 from dlt.load.load import Load
 from dlt.normalize.normalize import Normalize
 
-from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS
+from pipelines.harness_registry_pipeline import DEFAULTS, LOADER_FILE_FORMATS
 from sources.harness_registry import harness_registry_source
 
 
@@ -27,7 +27,9 @@ def die(*_args: object, **_kwargs: object) -> None:
 
 def main(stage: str) -> None:
     pipeline = dlt.pipeline(
-        pipeline_name="harness_registry", destination="duckdb", dataset_name="harness_registry"
+        pipeline_name=DEFAULTS["pipeline_name"],
+        destination="duckdb",
+        dataset_name=DEFAULTS["dataset_name"],
     )
     source = harness_registry_source()
     file_format = LOADER_FILE_FORMATS["duckdb"]
