@@ -27,6 +27,7 @@ if str(REPO_ROOT) not in sys.path:  # runnable as a script without an installed 
 import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
+from pipelines.reports import print_reports, report_names  # noqa: E402
 from pipelines.runlock import RunLock, RunLockHeld  # noqa: E402
 from sources.harness_registry import (  # noqa: E402
     ConfigError,
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
     report.add_argument(
         "--days", type=int, default=30, metavar="N", help="window of the time reports"
+    )
+    report.add_argument(
+        "--top", type=int, default=10, metavar="N", help="rows of the top downloads"
+    )
+    report.add_argument(
+        "--report", action="append", choices=report_names(), metavar="NAME", help="only this report"
     )
 
     demo = commands.add_parser("demo", help="load the bundled emulator's data into a local DuckDB")
@@ -266,10 +273,10 @@ def print_demo_figures(duckdb_path: str, dataset: str) -> None:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from pipelines.reports import print_reports
-
     settings = pipeline_settings(args)
-    return print_reports(settings, output_format=args.format, days=args.days)
+    return print_reports(
+        settings, output_format=args.format, days=args.days, top=args.top, names=args.report
+    )
 
 
 def root_cause(error: BaseException) -> BaseException:
