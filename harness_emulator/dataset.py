@@ -40,6 +40,7 @@ class Artifact:
         "created_ms",
         "deleted",
         "downloads",
+        "extra_fields",
         "labels",
         "last_modified_ms",
         "latest_version",
@@ -65,6 +66,7 @@ class Artifact:
         labels: tuple[str, ...] | None = (),
         artifact_type: str | None = None,
         package_type: str | None = None,
+        extra_fields: dict[str, Any] | None = None,
     ) -> None:
         self.aid = aid
         self.name = name
@@ -82,6 +84,8 @@ class Artifact:
         self.downloads = downloads
         self.quarantined = quarantined
         self.labels = labels
+        # Fields a newer server build sends that this emulator does not model (SaaS runs newer code).
+        self.extra_fields = extra_fields
         self.deleted = False
 
 
@@ -218,6 +222,8 @@ class Dataset:
         row["registryPath"] = ""
         row["registryUUID"] = "" if registry.tag_based else registry.uuid
         row["uuid"] = "" if registry.tag_based else self.artifact_uuid(artifact)
+        if artifact.extra_fields:
+            row = dict(sorted({**row, **artifact.extra_fields}.items()))
         return row
 
     def render_registry(self, registry: Registry) -> dict[str, Any]:

@@ -142,6 +142,7 @@ def _add_artifact(dataset: Dataset, op: dict[str, Any], undo_log: UndoLog) -> No
         downloads=_field(op, "downloads", int, 0),
         quarantined=_field(op, "quarantined", bool, False),
         labels=_labels(op, ()),
+        extra_fields=_field(op, "extra_fields", (dict, type(None)), None),
     )
     registry.artifacts.append(artifact)
     undo_log.append(registry.artifacts.pop)

@@ -1,10 +1,13 @@
 """The CLI as cron runs it: exit codes, one-line errors without tracebacks, the summary, the key kept
 out of every output."""
 
+import threading
+
 import duckdb
 import pytest
 
 from conftest import cli_env, readable_registries, registry_args, run_cli
+from pipelines.runlock import RunLock
 
 
 def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):
@@ -141,3 +144,20 @@ def test_verbose_shows_the_traceback(emulator, tmp_path):
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert "bad-key" not in result.stderr + result.stdout
+
+
+def test_an_overlapping_run_exits_4_with_a_clear_message_or_waits(emulator, tmp_path):
+    """The autouse fixture points HARNESS_REGISTRY_LOCK_DIR at tmp for this process and the CLI."""
+    env = cli_env(emulator, tmp_path)
+    with RunLock("harness_registry"):
+        blocked = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    assert blocked.returncode == 4
+    assert blocked.stderr.startswith("error: another run of this pipeline is in progress (lock ")
+    assert "Use --lock-timeout SECONDS to wait for it" in blocked.stderr
+    assert emulator.requests_log() == []
+
+    held = RunLock("harness_registry").__enter__()
+    threading.Timer(1.5, held.__exit__, (None, None, None)).start()
+    waited = run_cli("run", "--registry", "acme/shared-docker", "--lock-timeout", "30", env=env)
+    assert waited.returncode == 0, waited.stderr
+    assert len(emulator.requests_log()) == 1

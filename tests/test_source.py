@@ -216,3 +216,24 @@ def test_hugging_face_models_and_datasets_with_the_same_name_are_two_rows(emulat
     run_source(emulator, pipeline, registries=[ref], artifact_type="model")
     requests = artifact_requests(emulator, ref)
     assert requests[-1]["query"]["artifact_type"] == ["model"]
+
+
+def test_fields_of_a_newer_server_are_kept_as_columns(emulator, pipeline):
+    ref = registries_by_type(emulator)["NPM"][0]
+    emulator.mutate(
+        [
+            {
+                "op": "add_artifact",
+                "registry": ref,
+                "name": "from-a-newer-server",
+                "extra_fields": {"scanStatus": "PASSED", "sizeBytes": 123456, "deletedAt": None},
+            }
+        ]
+    )
+    run_source(emulator, pipeline, registries=[ref])
+    rows = query(
+        pipeline,
+        "SELECT name, scan_status, size_bytes FROM {ds}.artifacts WHERE scan_status IS NOT NULL",
+    )
+    assert rows == [("from-a-newer-server", "PASSED", 123456)]
+    assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, [ref])
