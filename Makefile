@@ -38,7 +38,7 @@ bench: $(VENV)/.installed-dev
 
 # Airflow 3 is large: it gets its own virtualenv, and `make test` leaves it out.
 test-airflow:
-	bash tests/airflow/run_airflow_test.sh
+	bash tests/airflow_dag/run_airflow_test.sh
 
 clean:
 	rm -rf $(VENV) .venv-airflow .pytest_cache *.egg-info
