@@ -3,6 +3,8 @@
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .client import HarnessClient
@@ -90,31 +92,51 @@ def artifact_rows(
     options: SourceOptions,
     discovery: RegistryDiscovery,
     report: RunReport,
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[list[Row]]:
     """Yields `artifacts` rows of every registry: in `incremental` mode each page as it comes,
     filtered by the registry's cursor; in `snapshot` mode a registry's rows once it was read
     completely, so that a registry whose read failed loads (and retires) nothing."""
 
-    def scan_of(ref: str) -> ListScan:
+    def scan_of(ref: str, artifact_type: str | None = None) -> ListScan:
+        params = {**options.list_params(), "routingId": account_of(ref)}
+        if artifact_type:
+            params["artifact_type"] = artifact_type
         return ListScan(
             ref=ref,
             subject=f"registry {ref}",
             path=ARTIFACTS_PATH.format(registry_ref=ref),
             # Harness's own clients send routingId=<account>; the SaaS gateway may route on it.
-            params={**options.list_params(), "routingId": account_of(ref)},
+            params=params,
             paginator=PageIndexPaginator(options.page_size),
         )
 
-    queue = ScanQueue(scan_of(ref) for ref in discovery.registry_refs())
+    def start(ref: str) -> ListScan:
+        reads[ref] = RegistryRead(ref)
+        return scan_of(ref)
+
+    reads: dict[str, RegistryRead] = {}
+    queue = ScanQueue(start(ref) for ref in discovery.registry_refs())
     sink: IncrementalSink | SnapshotSink = (
         SnapshotSink() if options.mode == "snapshot" else IncrementalSink(ARTIFACTS_RESOURCE)
     )
     wanted_labels = set(options.labels)
     try:
         for event in scan_pages(client, queue, "artifacts", options.concurrency):
-            ref = event.scan.ref
+            scan = event.scan
+            ref = scan.ref
+            read = reads[ref]
             result = report.registry(ref)
+            rows: Iterable[Row] = []
             if isinstance(event, Page):
+                if scan.abandoned:
+                    continue
+                if must_split_by_artifact_type(scan, event, options):
+                    # One list per artifact type: within a type names are unique, so pages are stable.
+                    scan.abandoned = True
+                    read.parts += 2
+                    queue.append(scan_of(ref, "model"))
+                    queue.append(scan_of(ref, "dataset"))
+                    continue
                 raw_rows = event.rows
                 if wanted_labels:
                     # the server ignores `label`; keep artifacts carrying any of the labels
@@ -122,11 +144,14 @@ def artifact_rows(
                 rows = sink.page(ref, [shape_artifact(raw, ref) for raw in raw_rows])
                 result.rows_read += len(event.rows)
             else:
-                _record_scan(result, event.scan)
-                rows, read_again = sink.finish(event.scan, result)
-                if read_again:
-                    result.rows_read = 0
-                    queue.append(scan_of(ref))
+                _record_scan(result, scan)
+                read.add(scan)
+                if read.done:
+                    del reads[ref]
+                    rows, read_again = sink.finish(read, result)
+                    if read_again:
+                        result.rows_read = 0
+                        queue.append(start(ref))
             for chunk in _chunks(rows, ROWS_PER_ITEM):
                 result.rows_loaded += sum(1 for row in chunk if not is_snapshot_marker(row))
                 yield chunk
@@ -134,6 +159,51 @@ def artifact_rows(
         sink.close()
         report.requests = client.requests_sent
         report.throttled = client.throttled
+
+
+def must_split_by_artifact_type(scan: ListScan, page: Page, options: SourceOptions) -> bool:
+    """A Hugging Face registry can hold a model and a dataset of the same name. The server sorts by
+    name with no tiebreaker, so the two come back in either order on each request, and when they
+    straddle a page boundary one is read twice and the other never. Reading models and datasets as
+    two lists avoids the tie; a registry that fits on its first page needs no split."""
+    return (
+        page.page_index == 0
+        and options.artifact_type is None
+        and "artifact_type" not in scan.params
+        # more than one page: more to come, or later pages already observed
+        and (scan.paginator.has_next_page or scan.paginator.page_index > 1)
+        and any(row.get("artifactType") for row in page.rows)
+    )
+
+
+@dataclass
+class RegistryRead:
+    """One registry's read in this run: one list, or one per artifact type (Hugging Face)."""
+
+    ref: str
+    parts: int = 1
+    finished_parts: int = 0
+    complete: bool = True
+    raced: bool = False
+    started_at: datetime | None = None
+    item_counts: list[int] = field(default_factory=list)
+
+    def add(self, scan: ListScan) -> None:
+        """Takes in a finished list; an abandoned one (replaced by per-type lists) only counts."""
+        self.finished_parts += 1
+        if scan.abandoned:
+            return
+        self.complete = self.complete and scan.complete
+        self.raced = self.raced or scan.raced
+        self.item_counts += scan.paginator.item_counts
+        if scan.first_served_at and (
+            self.started_at is None or scan.first_served_at < self.started_at
+        ):
+            self.started_at = scan.first_served_at
+
+    @property
+    def done(self) -> bool:
+        return self.finished_parts >= self.parts
 
 
 class IncrementalSink:
@@ -149,21 +219,21 @@ class IncrementalSink:
             cursor = self._cursors[ref] = RegistryCursor(self._resource_name, ref)
         return cursor.filter(rows)
 
-    def finish(self, scan: ListScan, result: RegistryResult) -> tuple[Iterable[Row], bool]:
-        cursor = self._cursors.pop(scan.ref, None)
+    def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+        cursor = self._cursors.pop(read.ref, None)
         if cursor is None:
             return [], False
-        if scan.complete and not scan.raced:
-            cursor.commit(scan.first_served_at)
+        if read.complete and not read.raced:
+            cursor.commit(read.started_at)
             return [], False
         # The rows already loaded are real; the cursor stays so the next run covers any gap.
         cursor.rollback()
         result.cursor_kept = True
-        if scan.raced:
-            counts = scan.paginator.item_counts
+        if read.raced:
             logger.warning(
-                f"registry {scan.ref} changed while it was read (itemCount {counts[0]} -> "
-                f"{counts[-1]}): its cursor is kept so that the next run re-reads what moved"
+                f"registry {read.ref} changed while it was read (itemCount "
+                f"{read.item_counts[0]} -> {read.item_counts[-1]}): its cursor is kept so that "
+                "the next run re-reads what moved"
             )
         return [], False
 
@@ -188,16 +258,16 @@ class SnapshotSink:
         spool.write(rows)
         return []
 
-    def finish(self, scan: ListScan, result: RegistryResult) -> tuple[Iterable[Row], bool]:
-        spool = self._spools.pop(scan.ref, None) or RowSpool()
-        attempts = self._attempts[scan.ref] = self._attempts.get(scan.ref, 0) + 1
-        if scan.complete and not scan.raced:
-            return _drain(spool, snapshot_marker(scan.ref)), False
+    def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+        spool = self._spools.pop(read.ref, None) or RowSpool()
+        attempts = self._attempts[read.ref] = self._attempts.get(read.ref, 0) + 1
+        if read.complete and not read.raced:
+            return _drain(spool, snapshot_marker(read.ref)), False
         spool.close()
-        if scan.complete and attempts < SNAPSHOT_READ_ATTEMPTS:
-            logger.warning(f"registry {scan.ref} changed while it was read: reading it again")
+        if read.complete and attempts < SNAPSHOT_READ_ATTEMPTS:
+            logger.warning(f"registry {read.ref} changed while it was read: reading it again")
             return [], True
-        if scan.complete:
+        if read.complete:
             result.error = (
                 f"changed while it was read, {attempts} times in a row: not loaded in this run, "
                 "so none of its artifacts were retired; run again later"
@@ -229,10 +299,11 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-def _record_scan(result: Any, scan: ListScan) -> None:
-    result.pages = scan.pages_read
-    result.requests = scan.requests
-    result.wasted_requests = scan.wasted_requests
-    result.raced = scan.raced
+def _record_scan(result: RegistryResult, scan: ListScan) -> None:
+    """Adds a finished list's figures to its registry's (a registry may take several lists)."""
+    result.pages += scan.pages_read
+    result.requests += scan.requests
+    result.wasted_requests += scan.wasted_requests
+    result.raced = result.raced or scan.raced
     if scan.error is not None:
         result.error = scan.error.reason if hasattr(scan.error, "reason") else str(scan.error)

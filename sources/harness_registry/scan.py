@@ -42,11 +42,12 @@ class ListScan:
     in_flight: deque[tuple[int, Future[ApiAnswer]]] = field(default_factory=deque)
     next_page: int = 0
     finished: bool = False
+    abandoned: bool = False  # set by the consumer: stop reading this list, its pages are not wanted
 
     @property
     def complete(self) -> bool:
         """Every page was read without error."""
-        return self.finished and self.error is None
+        return self.finished and self.error is None and not self.abandoned
 
     @property
     def raced(self) -> bool:
@@ -137,7 +138,7 @@ def scan_pages(
 
         # 1. keep every started registry moving: its next page is needed, not speculative;
         for scan in active:
-            if room() and may_fetch(scan, 1):
+            if room() and may_fetch(scan, 1) and not scan.abandoned:
                 submit(scan)
         # 2. start new registries while there is room;
         while room():
@@ -149,7 +150,7 @@ def scan_pages(
         # 3. only then fetch ahead: pageCount may overstate, so pages fetched ahead can fall past the
         #    end. Doing it last confines that waste to the tail of the run.
         for scan in active:
-            while room() and may_fetch(scan, concurrency):
+            while room() and may_fetch(scan, concurrency) and not scan.abandoned:
                 submit(scan)
 
     def finish(scan: ListScan, error: HarnessRegistryError | None = None) -> ScanFinished:
@@ -167,6 +168,7 @@ def scan_pages(
 
     try:
         while True:
+            yield from [finish(scan) for scan in list(active) if scan.abandoned]
             schedule()
             if not active:
                 break
