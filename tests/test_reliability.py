@@ -1,6 +1,8 @@
 """Bad days: faults, exhausted retries, scans racing concurrent changes, fatal errors mid-run.
 Every case drives the source against the emulator's fault switches over real HTTP."""
 
+import time
+
 import pytest
 
 from conftest import (
@@ -219,3 +221,32 @@ def test_rows_repeated_by_a_concurrent_insert_are_merged_away(emulator, pipeline
     assert "0000-first-by-name" not in loaded_names  # inserted before the offset: next run
     run_source(emulator, pipeline, registries=[ref], page_size=10, concurrency=1)
     assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, [ref])
+
+
+def test_a_new_artifact_skipped_by_an_undetectable_race_loads_next_run(emulator, pipeline):
+    """The artifact appeared between two runs, well before the second began, and a delete plus an
+    insert during the second run's scan (itemCount unchanged) skip it. The cursor may not pass the
+    previous scan's start, so the third run still reads it."""
+    ref = registry_of_type(emulator, "DOCKER")
+    run_source(emulator, pipeline, registries=[ref], page_size=5, concurrency=1)
+    names = sorted(row["name"] for row in emulator.dataset()["artifacts"][ref])
+    newcomer = names[9] + "0"
+    assert sorted([*names, newcomer]).index(newcomer) == 10  # first row of page 2
+    emulator.mutate([{"op": "add_artifact", "registry": ref, "name": newcomer}])
+    time.sleep(2.5)  # the second run starts whole seconds after the newcomer's lastModified
+    emulator.add_trigger(
+        ref,
+        after_page=1,
+        ops=[
+            {"op": "delete_artifact", "registry": ref, "name": names[0]},
+            {"op": "add_artifact", "registry": ref, "name": "zzzz-moves-the-cursor"},
+        ],
+    )
+    raced, _ = run_source(emulator, pipeline, registries=[ref], page_size=5, concurrency=1)
+    assert not raced.registries[ref].raced
+    assert (ref, newcomer, "") not in loaded_artifacts(pipeline)
+
+    run_source(emulator, pipeline, registries=[ref], page_size=5, concurrency=1)
+    loaded = normalize_times(loaded_artifacts(pipeline))
+    loaded.pop((ref, names[0], ""))
+    assert loaded == expected_artifacts(emulator, [ref])

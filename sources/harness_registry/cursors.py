@@ -12,10 +12,12 @@ the state keeps a short hash of their keys so that they are not reloaded on ever
 A registry's cursor moves only when its scan was complete and raced no concurrent change. Otherwise
 the state is put back as it was, so the next run covers whatever this one may have missed.
 
-Offset paging has no snapshot: an artifact changed while the registry is paged can be skipped by a
-concurrent delete that no `itemCount` change reveals (another insert made up for it). So the cursor
-never moves past the moment the server answered the scan's first page (minus a second for clock
-granularity): whatever changed after that is read again by the next run, which costs a few rows.
+Offset paging has no snapshot: an artifact can be skipped by a concurrent delete that no
+`itemCount` change reveals (an insert made up for it). Such an artifact changed or appeared after
+the previous scan began, so the cursor never moves past the moment the server answered the
+*previous* scan's first page (minus a second for clock granularity). Every run thus re-reads what
+changed since the run before last: a few rows, merged away, and an artifact is lost only if races
+skip it in two runs in a row.
 """
 
 import copy
@@ -24,12 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
+from dlt.common.time import ensure_pendulum_datetime
 from dlt.extract.incremental import Incremental
 
 from .settings import ARTIFACT_PRIMARY_KEY
 
 CURSOR_COLUMN = "last_modified"
 ZERO_TIME_KEYS = "zero_time_keys"
+SCAN_STARTED_AT = "scan_started_at"
 CLOCK_MARGIN = timedelta(seconds=1)  # the HTTP Date header has whole seconds
 
 
@@ -88,13 +92,17 @@ class RegistryCursor:
         return kept
 
     def commit(self, scan_started_at: datetime | None) -> None:
-        """Keeps the advanced cursor, but not past `scan_started_at` (the server's clock at the first
-        page); remembers exactly the zero-time rows of this complete scan."""
+        """Keeps the advanced cursor, but not past the server's clock at the previous scan's first
+        page; remembers this scan's, and exactly the zero-time rows of this complete scan."""
         self._state[ZERO_TIME_KEYS] = sorted(self._zero_time_now)
+        previous_start = self._state.get(SCAN_STARTED_AT)
+        if scan_started_at is not None:
+            self._state[SCAN_STARTED_AT] = scan_started_at
+        basis = previous_start if previous_start is not None else scan_started_at
         incremental_state = self._state.get("incremental", {}).get(CURSOR_COLUMN)
-        if not incremental_state or scan_started_at is None:
+        if not incremental_state or basis is None:
             return
-        ceiling = scan_started_at - CLOCK_MARGIN
+        ceiling = ensure_pendulum_datetime(basis) - CLOCK_MARGIN
         last_value = incremental_state.get("last_value")
         if isinstance(last_value, datetime) and last_value > ceiling:
             incremental_state["last_value"] = ceiling
