@@ -109,3 +109,13 @@ def test_hostile_names_and_labels_load_byte_for_byte(emulator, pipeline):
         key for key in loaded if any(c in key[1] for c in "'\";,/") or len(key[1]) >= 200
     ]
     assert len(seeded_hostile) >= 6
+
+
+def test_a_key_that_cannot_be_a_header_is_refused_without_echoing_it(emulator, tmp_path):
+    env = cli_env(emulator, tmp_path, api_key="pat.Zx81secret\nsecond-line")
+    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    assert result.returncode == 2
+    assert "api_key contains whitespace, control or non-ASCII characters" in result.stderr
+    assert "Zx81secret" not in result.stdout + result.stderr
+    assert files_containing(tmp_path, b"Zx81secret") == []
+    assert emulator.requests_log() == []

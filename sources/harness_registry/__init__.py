@@ -23,7 +23,7 @@ from .errors import (
     PagingError,
     RegistryError,
 )
-from .options import SourceOptions, StrList
+from .options import SourceOptions, StrList, validate_api_key
 from .paginator import PageIndexPaginator
 from .report import RegistryResult, RunReport
 from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
@@ -98,7 +98,7 @@ def harness_registry_source(
         artifact_type: `model` or `dataset`, for Hugging Face registries only.
         search_term: case-sensitive substring of the artifact name.
         labels: keep artifacts carrying any of these labels (filtered on the client too).
-        sort_field: `name` (default, the only order without ties), `lastModified`, ...
+        sort_field: `name`, the only order without ties (others are refused: they lose rows).
         sort_order: `ASC` or `DESC`.
         concurrency: requests in flight at most (registries and pages read side by side).
         requests_per_minute: client-side rate limit shared by all requests; 0 for none.
@@ -128,14 +128,10 @@ def harness_registry_source(
         package_types=package_types,
         mode=mode,
     )
-    if not isinstance(api_key, str) or not api_key.strip():
-        raise ConfigError(
-            "api_key is empty: set it in .dlt/secrets.toml under [sources.harness_registry] "
-            "or in SOURCES__HARNESS_REGISTRY__API_KEY"
-        )
+    api_key = validate_api_key(api_key)
     report = report if report is not None else RunReport()
     client = HarnessClient(
-        options.base_url, api_key.strip(), options.requests_per_minute, options.concurrency
+        options.base_url, api_key, options.requests_per_minute, options.concurrency
     )
     discovery = RegistryDiscovery(client, options, report)
 

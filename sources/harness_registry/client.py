@@ -35,7 +35,7 @@ from requests.auth import AuthBase
 from tenacity import (
     Retrying,
     retry_any,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -113,6 +113,13 @@ def bad_success_body(response: requests.Response) -> str | None:
     return None
 
 
+def _is_transient(exception: BaseException) -> bool:
+    # An SSLError is a ConnectionError, but a certificate that failed verification stays failed.
+    return isinstance(exception, DEFAULT_RETRY_EXCEPTIONS) and not isinstance(
+        exception, requests.exceptions.SSLError
+    )
+
+
 def _should_retry(response: requests.Response | None, exception: BaseException | None) -> bool:
     if response is None:
         return False
@@ -153,7 +160,7 @@ class RetryingClient(Client):
             ),
             retry=retry_any(
                 retry_if_status(kwargs["status_codes"]),
-                retry_if_exception_type(tuple(kwargs["exceptions"])),
+                retry_if_exception(_is_transient),
                 retry_if_predicate(kwargs["condition"]),
             ),
             stop=stop_after_attempt(kwargs["max_attempts"]),
@@ -242,7 +249,20 @@ class HarnessClient:
         url = self.base_url + path
         logger.debug(f"GET {url} {params}")  # the key is a header added by the auth object
         try:
-            response = self._http.session.get(url, params=params, auth=self._auth)
+            # No redirects: requests would forward x-api-key to wherever a 3xx points.
+            response = self._http.session.get(
+                url, params=params, auth=self._auth, allow_redirects=False
+            )
+        except requests.exceptions.SSLError as exc:
+            host = urlsplit(url).netloc
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise EndpointError(
+                    f"TLS certificate of {host} is not trusted: if the server uses a private "
+                    "certificate authority, point REQUESTS_CA_BUNDLE at its certificate bundle"
+                ) from None
+            raise EndpointError(
+                f"TLS handshake with {host} failed: check that base_url is the server's https address"
+            ) from None
         except requests.exceptions.Timeout as exc:
             raise self._error(
                 subject,
@@ -276,6 +296,15 @@ class HarnessClient:
                 f"the server answered 200 with {problem} {self._http.max_attempts} times; retry later",
             )
         message = _server_message(response)
+        if 300 <= status < 400:
+            target = urlsplit(response.headers.get("Location", ""))
+            where = (
+                f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else "elsewhere"
+            )
+            raise EndpointError(
+                f"{self.base_url} redirects ({status}) to {where}: the API key is not sent to a "
+                "redirect target; set base_url to the final address"
+            )
         if status == 401:
             raise AuthError(
                 "Harness refused the API key (401 Unauthorized): check api_key in .dlt/secrets.toml "

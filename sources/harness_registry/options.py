@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .refs import normalize_registry_ref, normalize_space_ref, validate_base_url
-from .settings import ARTIFACT_TYPES, MODES, SORT_FIELDS, SORT_ORDERS
+from .settings import ARTIFACT_TYPES, MODES, SORT_FIELDS, SORT_ORDERS, STABLE_SORT_FIELD
 
 CONFIG_SECTION = "[sources.harness_registry]"
 
@@ -72,11 +72,13 @@ class SourceOptions:
             raise ConfigError(
                 f"sort_order must be one of {', '.join(SORT_ORDERS)}, got {sort_order!r}"
             )
-        sort_field_text = _as_text("sort_field", sort_field) or "name"
-        if sort_field_text not in SORT_FIELDS:
+        sort_field_text = _as_text("sort_field", sort_field) or STABLE_SORT_FIELD
+        if sort_field_text != STABLE_SORT_FIELD:
+            # The order rows arrive in changes nothing that is loaded; an unstable one loses rows.
             raise ConfigError(
-                f"sort_field must be one of {', '.join(SORT_FIELDS)}, got {sort_field!r} "
-                "(the server would silently sort by creation time)"
+                f"sort_field must be {STABLE_SORT_FIELD!r}, got {sort_field!r}: the server breaks "
+                f"ties in {', '.join(f for f in SORT_FIELDS if f != STABLE_SORT_FIELD)} "
+                "arbitrarily, so offset pages would skip and repeat artifacts"
             )
         artifact_type_text = _as_text("artifact_type", artifact_type)
         if artifact_type_text is not None and artifact_type_text not in ARTIFACT_TYPES:
@@ -103,6 +105,14 @@ class SourceOptions:
             mode=mode_text,
         )
 
+    def row_filters(self) -> dict[str, Any]:
+        """The settings that narrow which artifacts a run sees (they scope incremental cursors)."""
+        return {
+            "search_term": self.search_term,
+            "labels": sorted(self.labels),
+            "artifact_type": self.artifact_type,
+        }
+
     def list_params(self) -> dict[str, Any]:
         """Query parameters of the artifacts list, apart from paging."""
         params: dict[str, Any] = {"sort_field": self.sort_field, "sort_order": self.sort_order}
@@ -115,6 +125,22 @@ class SourceOptions:
             # applied again on the client side.
             params["label"] = list(self.labels)
         return params
+
+
+def validate_api_key(api_key: Any) -> str:
+    """The key without surrounding whitespace; refused (never echoed) if it cannot be a header."""
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ConfigError(
+            "api_key is empty: set it in .dlt/secrets.toml under [sources.harness_registry] "
+            "or in SOURCES__HARNESS_REGISTRY__API_KEY"
+        )
+    key = api_key.strip()
+    if not all(33 <= ord(char) <= 126 for char in key):
+        raise ConfigError(
+            "api_key contains whitespace, control or non-ASCII characters, which an HTTP header "
+            "cannot carry: check it for a stray newline or a copy-paste artefact"
+        )
+    return key
 
 
 def _unique(items: Any) -> tuple[str, ...]:
