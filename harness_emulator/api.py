@@ -234,7 +234,7 @@ class HarApi:
                 offset=paging.offset,
                 limit=paging.limit,
             )
-        return _success(
+        response = _success(
             {
                 "itemCount": item_count,
                 "pageCount": paging.page_count(item_count),
@@ -243,3 +243,6 @@ class HarApi:
                 "registries": rows,
             }
         )
+        # triggers keyed by a space ref fire after a page of its registry listing
+        response.served_page = ServedPage(space, paging.served_page)
+        return response

@@ -12,7 +12,8 @@ from typing import Any
 
 @dataclass
 class Trigger:
-    """Apply `ops` once, when page `after_page` of `registry` has been served."""
+    """Apply `ops` once, when page `after_page` of `registry` (or of a space's registry listing,
+    keyed by the space ref) has been served."""
 
     registry: str
     after_page: int

@@ -7,6 +7,7 @@ from conftest import (
     artifact_requests,
     expected_artifacts,
     loaded_artifacts,
+    make_pipeline,
     normalize_times,
     query,
     run_source,
@@ -247,3 +248,40 @@ def test_readme_snapshot_queries_answer_current_inventory_and_changes(emulator, 
     assert sorted((row[1], row[4]) for row in changes) == sorted(
         [(names[0], "retired"), (names[1], "new or changed"), ("zz-new", "new or changed")]
     )
+
+
+def test_registries_with_the_same_identifier_in_many_projects_are_all_found(emulator, tmp_path):
+    """Identifiers repeat across projects; a listing sorted by them would tie and skip some."""
+    emulator.mutate(
+        [
+            {
+                "op": "add_registry",
+                "path": f"acme/platform/p{i}/docker",
+                "package_type": "DOCKER",
+                "artifacts": 1,
+            }
+            for i in range(12)
+        ]
+    )
+    expected = listed_registries(emulator, "acme")
+    for attempt in range(3):
+        pipeline = make_pipeline(tmp_path / str(attempt), f"tie{attempt}")
+        report, _ = run_source(emulator, pipeline, spaces=["acme"], page_size=5)
+        assert sorted(report.registries) == expected
+    listings = [r for r in emulator.requests_log() if "/registries" in r["path"]]
+    assert all("sort_field" not in r["query"] for r in listings)
+
+
+def test_a_space_listing_that_races_a_new_registry_is_listed_again(emulator, pipeline):
+    emulator.add_trigger(
+        "acme",
+        after_page=0,
+        ops=[
+            {"op": "add_registry", "path": "acme/aaa-first", "package_type": "RAW", "artifacts": 2}
+        ],
+    )
+    report, _ = run_source(emulator, pipeline, spaces=["acme"], page_size=4)
+    assert report.spaces["acme"].error is None
+    assert sorted(report.registries) == listed_registries(emulator, "acme")
+    listings = [r for r in emulator.requests_log() if "/registries" in r["path"]]
+    assert [r["query"]["page"] for r in listings].count(["0"]) == 2

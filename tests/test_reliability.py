@@ -13,7 +13,7 @@ from conftest import (
     readable_registries,
     run_source,
 )
-from sources.harness_registry import AuthError
+from sources.harness_registry import AuthError, RunReport, harness_registry_source
 
 
 def registry_of_type(emulator, package_type: str) -> str:
@@ -26,7 +26,7 @@ def registry_of_type(emulator, package_type: str) -> str:
 
 def cursor_state(pipeline, ref: str):
     resources = pipeline.state["sources"]["harness_registry"]["resources"]
-    return resources[f"artifacts:{ref}"]["incremental"]["last_modified"]["last_value"]
+    return resources["artifacts"]["cursors"][ref]["incremental"]["last_value"]
 
 
 TRANSIENT_FAULTS = {
@@ -250,3 +250,29 @@ def test_a_new_artifact_skipped_by_an_undetectable_race_loads_next_run(emulator,
     loaded = normalize_times(loaded_artifacts(pipeline))
     loaded.pop((ref, names[0], ""))
     assert loaded == expected_artifacts(emulator, [ref])
+
+
+def test_refreshing_the_artifacts_resource_resets_every_registry_cursor(emulator, pipeline):
+    refs = readable_registries(emulator)
+    run_source(emulator, pipeline, registries=refs)
+    report = RunReport()
+    source = harness_registry_source(
+        registries=refs,
+        base_url=emulator.base_url,
+        api_key=emulator.api_key,
+        requests_per_minute=0,
+        report=report,
+    )
+    pipeline.run(source, loader_file_format="parquet", refresh="drop_resources")
+    assert report.rows_loaded == len(expected_artifacts(emulator, refs))
+    assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, refs)
+
+
+def test_a_filtered_run_does_not_move_the_cursor_of_unfiltered_runs(emulator, pipeline):
+    refs = readable_registries(emulator)
+    filtered, _ = run_source(emulator, pipeline, registries=refs, search_term="a")
+    assert 0 < filtered.rows_loaded < len(expected_artifacts(emulator, refs))
+    unfiltered, _ = run_source(emulator, pipeline, registries=refs)
+    assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, refs)
+    # the unfiltered cursor is its own: the first unfiltered run reads everything
+    assert unfiltered.rows_loaded == len(expected_artifacts(emulator, refs))

@@ -3,8 +3,8 @@
 The API has no "modified since" filter, so every run pages through every registry; the cursor only
 decides which rows are loaded. A single cursor for all registries would be wrong: a registry added to
 the config later would be filtered by the others' cursor and never load in full. So each registry gets
-its own dlt `Incremental`, bound to its own slot in the resource state (`artifacts:<registry_ref>`),
-with dlt's own boundary handling (rows equal to the cursor are de-duplicated by primary key).
+its own dlt `Incremental`, kept in its own slot of the resource's state
+(`resources.artifacts.cursors.<registry_ref>`), with dlt's own boundary handling (rows equal to the cursor are de-duplicated by primary key).
 
 Rows whose `lastModified` is Go's zero time have no cursor value. They are loaded when first seen, and
 the state keeps a short hash of their keys so that they are not reloaded on every run.
@@ -37,15 +37,39 @@ SCAN_STARTED_AT = "scan_started_at"
 CLOCK_MARGIN = timedelta(seconds=1)  # the HTTP Date header has whole seconds
 
 
-class _StateSlot:
-    """Stands in for a pipe: `Incremental.bind` takes its state slot from the pipe's name."""
+class _Pipe:
+    """Stands in for the resource's pipe: `Incremental.bind` takes only its name."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
 
-def state_slot_name(resource_name: str, registry_ref: str) -> str:
-    return f"{resource_name}:{registry_ref}"
+class _RegistryIncremental(Incremental[Any]):
+    """dlt's `Incremental`, keeping its state in one registry's slot instead of the resource's."""
+
+    def use_state(self, state: dict[str, Any]) -> None:
+        if not state:
+            state.update(
+                {
+                    "initial_value": None,
+                    "last_value": None,
+                    "unique_hashes": [],
+                    "start_value": None,
+                }
+            )
+        self.__dict__["_registry_state"] = state
+
+    def get_state(self) -> Any:
+        return self.__dict__["_registry_state"]
+
+
+def cursor_key(registry_ref: str, filters: dict[str, Any]) -> str:
+    """The slot of a registry's cursor. Filters are part of it: a run with a search term must not
+    move the cursor of unfiltered runs past artifacts it never looked at."""
+    if not any(filters.values()):
+        return registry_ref
+    digest = hashlib.blake2b(repr(sorted(filters.items())).encode(), digest_size=6).hexdigest()
+    return f"{registry_ref} filtered:{digest}"
 
 
 def _key_hash(row: dict[str, Any]) -> str:
@@ -62,14 +86,16 @@ class RegistryCursor:
         cursor.commit() if scan_ok else cursor.rollback()
     """
 
-    def __init__(self, resource_name: str, registry_ref: str) -> None:
-        slot = state_slot_name(resource_name, registry_ref)
-        self._state = dlt.current.resource_state(slot)
+    def __init__(
+        self, resource_name: str, registry_ref: str, filters: dict[str, Any] | None = None
+    ) -> None:
+        # Inside the resource's own state, so that dlt's refresh and drop of `artifacts` reset it.
+        cursors = dlt.current.resource_state(resource_name).setdefault("cursors", {})
+        self._state = cursors.setdefault(cursor_key(registry_ref, filters or {}), {})
         self._saved = copy.deepcopy(self._state)
-        self._incremental: Incremental[Any] = dlt.sources.incremental(
-            CURSOR_COLUMN, primary_key=ARTIFACT_PRIMARY_KEY
-        )
-        self._incremental.bind(_StateSlot(slot))  # type: ignore[arg-type]
+        self._incremental = _RegistryIncremental(CURSOR_COLUMN, primary_key=ARTIFACT_PRIMARY_KEY)
+        self._incremental.use_state(self._state.setdefault("incremental", {}))
+        self._incremental.bind(_Pipe(resource_name))  # type: ignore[arg-type]
         self._zero_time_seen = set(self._state.get(ZERO_TIME_KEYS, []))
         self._zero_time_now: set[str] = set()
 
@@ -99,7 +125,7 @@ class RegistryCursor:
         if scan_started_at is not None:
             self._state[SCAN_STARTED_AT] = scan_started_at
         basis = previous_start if previous_start is not None else scan_started_at
-        incremental_state = self._state.get("incremental", {}).get(CURSOR_COLUMN)
+        incremental_state = self._state.get("incremental")
         if not incremental_state or basis is None:
             return
         ceiling = ensure_pendulum_datetime(basis) - CLOCK_MARGIN

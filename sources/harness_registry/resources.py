@@ -15,7 +15,7 @@ from .refs import account_of
 from .report import RegistryResult, RunReport
 from .rows import is_snapshot_marker, labels_of, shape_artifact, shape_registry, snapshot_marker
 from .scan import ListScan, Page, ScanQueue, scan_pages
-from .settings import ARTIFACTS_PATH, REGISTRIES_PATH, ROWS_PER_ITEM, SNAPSHOT_READ_ATTEMPTS
+from .settings import ARTIFACTS_PATH, RACED_READ_ATTEMPTS, REGISTRIES_PATH, ROWS_PER_ITEM
 from .spool import RowSpool
 
 logger = logging.getLogger(__name__)
@@ -54,29 +54,45 @@ class RegistryDiscovery:
         options = self._options
         if not options.spaces:
             return []
-        params: dict[str, Any] = {"scope": "descendants", "sort_field": "identifier"}
+        # No sort field: the server then orders by creation time, which has no ties. Identifiers
+        # repeat across projects, and ties page unstably (registries would be skipped).
+        params: dict[str, Any] = {"scope": "descendants"}
         if options.package_types:
             params["package_type"] = list(options.package_types)
-        scans = (
-            ListScan(
+
+        def scan_of(space: str) -> ListScan:
+            return ListScan(
                 ref=space,
                 subject=f"space {space}",
                 path=REGISTRIES_PATH.format(space_ref=space),
                 params={**params, "routingId": account_of(space)},
                 paginator=PageIndexPaginator(options.page_size, items_path="registries"),
             )
-            for space in options.spaces
-        )
+
+        queue = ScanQueue(scan_of(space) for space in options.spaces)
+        attempts: dict[str, int] = {}
         rows: dict[str, dict[str, Any]] = {}
-        for event in scan_pages(self._client, scans, "registries", options.concurrency):
-            result = self._report.space(event.scan.ref)
+        for event in scan_pages(self._client, queue, "registries", options.concurrency):
+            space = event.scan.ref
+            result = self._report.space(space)
             if isinstance(event, Page):
                 for row in event.rows:
-                    # spaces may overlap (an account and one of its orgs): keep each registry once
+                    # spaces may overlap (an account and one of its orgs), and a space listed
+                    # again after a race repeats rows: keep each registry once
                     rows.setdefault(str(row.get("path")), row)
                 result.rows_read += len(event.rows)
-            else:
-                _record_scan(result, event.scan)
+                continue
+            _record_scan(result, event.scan)
+            attempts[space] = attempts.get(space, 0) + 1
+            if event.scan.complete and event.scan.raced:
+                # Registries were created or deleted while listing: one may have been skipped.
+                if attempts[space] < RACED_READ_ATTEMPTS:
+                    queue.append(scan_of(space))
+                else:
+                    result.error = (
+                        f"changed while it was listed, {attempts[space]} times in a row: "
+                        "some of its registries may be missing from this run; run again later"
+                    )
         return list(rows.values())
 
 
@@ -117,7 +133,9 @@ def artifact_rows(
     reads: dict[str, RegistryRead] = {}
     queue = ScanQueue(start(ref) for ref in discovery.registry_refs())
     sink: IncrementalSink | SnapshotSink = (
-        SnapshotSink() if options.mode == "snapshot" else IncrementalSink(ARTIFACTS_RESOURCE)
+        SnapshotSink()
+        if options.mode == "snapshot"
+        else IncrementalSink(ARTIFACTS_RESOURCE, options.row_filters())
     )
     wanted_labels = set(options.labels)
     try:
@@ -172,7 +190,9 @@ def must_split_by_artifact_type(scan: ListScan, page: Page, options: SourceOptio
         and "artifact_type" not in scan.params
         # more than one page: more to come, or later pages already observed
         and (scan.paginator.has_next_page or scan.paginator.page_index > 1)
-        and any(row.get("artifactType") for row in page.rows)
+        and all(row.get("packageType") == "HUGGINGFACE" for row in page.rows)
+        # a newer server with other artifact types: two lists would miss those, so page as one
+        and {row.get("artifactType") for row in page.rows} <= {"model", "dataset"}
     )
 
 
@@ -209,14 +229,16 @@ class RegistryRead:
 class IncrementalSink:
     """Incremental mode: rows go out page by page, through each registry's cursor."""
 
-    def __init__(self, resource_name: str) -> None:
+    def __init__(self, resource_name: str, filters: dict[str, Any]) -> None:
         self._resource_name = resource_name
+        self._filters = filters
         self._cursors: dict[str, RegistryCursor] = {}
 
     def page(self, ref: str, rows: list[Row]) -> list[Row]:
         cursor = self._cursors.get(ref)
         if cursor is None:
-            cursor = self._cursors[ref] = RegistryCursor(self._resource_name, ref)
+            cursor = RegistryCursor(self._resource_name, ref, self._filters)
+            self._cursors[ref] = cursor
         return cursor.filter(rows)
 
     def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
@@ -245,7 +267,7 @@ class SnapshotSink:
     """Snapshot mode: a registry's rows are held in a temporary file until its read is complete,
     then handed out, followed by a marker row that puts the registry in the merge's scope (so an
     emptied registry retires its artifacts too). A read that raced a change is read again, up to
-    `SNAPSHOT_READ_ATTEMPTS` times; a failed read hands out nothing, so it retires nothing."""
+    `RACED_READ_ATTEMPTS` times; a failed read hands out nothing, so it retires nothing."""
 
     def __init__(self) -> None:
         self._spools: dict[str, RowSpool] = {}
@@ -264,7 +286,7 @@ class SnapshotSink:
         if read.complete and not read.raced:
             return _drain(spool, snapshot_marker(read.ref)), False
         spool.close()
-        if read.complete and attempts < SNAPSHOT_READ_ATTEMPTS:
+        if read.complete and attempts < RACED_READ_ATTEMPTS:
             logger.warning(f"registry {read.ref} changed while it was read: reading it again")
             return [], True
         if read.complete:

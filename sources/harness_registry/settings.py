@@ -14,7 +14,8 @@ DEFAULT_REQUESTS_PER_MINUTE = 400
 
 # Names are unique within a registry (with the artifact type for Hugging Face), so only a name sort
 # gives stable offset pages; every other key has ties that the server orders arbitrarily.
-DEFAULT_SORT_FIELD = "name"
+STABLE_SORT_FIELD = "name"
+DEFAULT_SORT_FIELD = STABLE_SORT_FIELD
 DEFAULT_SORT_ORDER = "ASC"
 SORT_FIELDS = ("name", "lastModified", "downloadsCount", "repoKey")
 SORT_ORDERS = ("ASC", "DESC")
@@ -37,5 +38,6 @@ DELETED_REGISTRY_MESSAGE = "Failed to find repo"
 
 # Rows handed to dlt per item: large enough to amortise dlt's per-item work, small enough for memory.
 ROWS_PER_ITEM = 1000
-# In snapshot mode a registry whose read raced a concurrent change is read again this many times.
-SNAPSHOT_READ_ATTEMPTS = 3
+# A list that raced a concurrent change (a registry in snapshot mode, a space's registries) is read
+# again, this many times in all.
+RACED_READ_ATTEMPTS = 3
