@@ -1,0 +1,141 @@
+"""What each mode loads of a registry's rows, and when its cursor or snapshot is committed.
+
+`artifact_rows` hands every page to a sink and, when a registry's read is done, asks the sink to
+finish it:
+
+- `IncrementalSink` passes rows through the registry's cursor as they come, and commits the cursor
+  only for a read that was complete and raced no change;
+- `SnapshotSink` holds a registry's rows on disk and hands them out only once its read was complete,
+  so a failed read retires nothing.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .cursors import RegistryCursor
+from .report import RegistryResult
+from .rows import snapshot_marker
+from .scan import ListScan
+from .settings import RACED_READ_ATTEMPTS
+from .spool import RowSpool
+
+logger = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+
+@dataclass
+class RegistryRead:
+    """One registry's read in this run: one list, or one per artifact type (Hugging Face)."""
+
+    ref: str
+    parts: int = 1
+    finished_parts: int = 0
+    complete: bool = True
+    raced: bool = False
+    started_at: datetime | None = None
+    item_counts: list[int] = field(default_factory=list)
+
+    def add(self, scan: ListScan) -> None:
+        """Takes in a finished list; an abandoned one (replaced by per-type lists) only counts."""
+        self.finished_parts += 1
+        if scan.abandoned:
+            return
+        self.complete = self.complete and scan.complete
+        self.raced = self.raced or scan.raced
+        self.item_counts += scan.paginator.item_counts
+        if scan.first_served_at and (
+            self.started_at is None or scan.first_served_at < self.started_at
+        ):
+            self.started_at = scan.first_served_at
+
+    @property
+    def done(self) -> bool:
+        return self.finished_parts >= self.parts
+
+
+class IncrementalSink:
+    """Incremental mode: rows go out page by page, through each registry's cursor."""
+
+    def __init__(self, resource_name: str, filters: dict[str, Any]) -> None:
+        self._resource_name = resource_name
+        self._filters = filters
+        self._cursors: dict[str, RegistryCursor] = {}
+
+    def page(self, ref: str, rows: list[Row]) -> list[Row]:
+        cursor = self._cursors.get(ref)
+        if cursor is None:
+            cursor = RegistryCursor(self._resource_name, ref, self._filters)
+            self._cursors[ref] = cursor
+        return cursor.filter(rows)
+
+    def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+        cursor = self._cursors.pop(read.ref, None)
+        if cursor is None:
+            return [], False
+        if read.complete and not read.raced:
+            cursor.commit(read.started_at)
+            return [], False
+        # The rows already loaded are real; the cursor stays so the next run covers any gap.
+        cursor.rollback()
+        result.cursor_kept = True
+        if read.raced:
+            logger.warning(
+                f"registry {read.ref} changed while it was read (itemCount "
+                f"{read.item_counts[0]} -> {read.item_counts[-1]}): its cursor is kept so that "
+                "the next run re-reads what moved"
+            )
+        return [], False
+
+    def close(self) -> None:
+        self._cursors.clear()
+
+
+class SnapshotSink:
+    """Snapshot mode: a registry's rows are held in a temporary file until its read is complete,
+    then handed out, followed by a marker row that puts the registry in the merge's scope (so an
+    emptied registry retires its artifacts too). A read that raced a change is read again, up to
+    `RACED_READ_ATTEMPTS` times; a failed read hands out nothing, so it retires nothing."""
+
+    def __init__(self) -> None:
+        self._spools: dict[str, RowSpool] = {}
+        self._attempts: dict[str, int] = {}
+
+    def page(self, ref: str, rows: list[Row]) -> list[Row]:
+        spool = self._spools.get(ref)
+        if spool is None:
+            spool = self._spools[ref] = RowSpool()
+        spool.write(rows)
+        return []
+
+    def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+        spool = self._spools.pop(read.ref, None) or RowSpool()
+        attempts = self._attempts[read.ref] = self._attempts.get(read.ref, 0) + 1
+        if read.complete and not read.raced:
+            return _drain(spool, snapshot_marker(read.ref)), False
+        spool.close()
+        if read.complete and attempts < RACED_READ_ATTEMPTS:
+            logger.warning(f"registry {read.ref} changed while it was read: reading it again")
+            return [], True
+        if read.complete:
+            result.error = (
+                f"changed while it was read, {attempts} times in a row: not loaded in this run, "
+                "so none of its artifacts were retired; run again later"
+            )
+        return [], False
+
+    def close(self) -> None:
+        for spool in self._spools.values():
+            spool.close()
+        self._spools.clear()
+
+
+def _drain(spool: RowSpool, last: Row) -> Iterator[Row]:
+    try:
+        yield from spool.read()
+        yield last
+    finally:
+        spool.close()
