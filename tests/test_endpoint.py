@@ -80,9 +80,11 @@ def not_a_tls_server() -> Iterator[tuple[str, list[int]]]:
             with connection:
                 connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
     yield f"https://127.0.0.1:{listener.getsockname()[1]}", accepted
     stop.set()
+    server.join()  # before closing: accept() on a closed socket raises in the thread
     listener.close()
 
 
