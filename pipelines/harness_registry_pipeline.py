@@ -269,7 +269,10 @@ def print_demo_figures(duckdb_path: str, dataset: str) -> None:
         ):
             print(f"\n{title}:")
             print(db.sql(sql).df().to_string(index=False))
-    print(f"\nExplore it: duckdb {duckdb_path}   or   notebooks/explore_artifacts.ipynb")
+    print(
+        "\nNext: python pipelines/harness_registry_pipeline.py report   (SQL reports on this file)"
+        "\n      notebooks/explore_artifacts.ipynb                    (plots)"
+    )
 
 
 def command_report(args: argparse.Namespace) -> int:
