@@ -64,7 +64,12 @@ def make_pipeline(tmp_path: Path, name: str = "harness_registry_test") -> dlt.Pi
 
 
 def run_source(
-    emulator: EmulatorProcess, pipeline: dlt.Pipeline, **source_args: Any
+    emulator: EmulatorProcess,
+    pipeline: dlt.Pipeline,
+    *,
+    loader_file_format: str | None = "parquet",
+    refresh: str | None = None,
+    **source_args: Any,
 ) -> tuple[RunReport, Any]:
     """Runs the source against the emulator; returns the run report and dlt's load info."""
     report = RunReport()
@@ -75,7 +80,7 @@ def run_source(
         **source_args,
     }
     source = harness_registry_source(**args, report=report)
-    info = pipeline.run(source, loader_file_format="parquet")
+    info = pipeline.run(source, loader_file_format=loader_file_format, refresh=refresh)
     return report, info
 
 

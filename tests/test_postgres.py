@@ -31,7 +31,7 @@ from conftest import (
 )
 from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS
 from pipelines.reports import run_reports
-from sources.harness_registry import RunReport, harness_registry_source
+from sources.harness_registry import RunReport
 
 pytestmark = pytest.mark.postgres
 
@@ -92,16 +92,9 @@ def pg_pipeline(tmp_path: Path, dsn: str, dataset: str) -> dlt.Pipeline:
 
 def load_postgres(emulator, pipeline: dlt.Pipeline, refs: list[str]) -> tuple[RunReport, Any]:
     """As the CLI loads PostgreSQL: with the load file format it picks (LOADER_FILE_FORMATS)."""
-    report = RunReport()
-    source = harness_registry_source(
-        registries=refs,
-        base_url=emulator.base_url,
-        api_key=emulator.api_key,
-        requests_per_minute=0,
-        report=report,
+    return run_source(
+        emulator, pipeline, registries=refs, loader_file_format=LOADER_FILE_FORMATS.get("postgres")
     )
-    info = pipeline.run(source, loader_file_format=LOADER_FILE_FORMATS.get("postgres"))
-    return report, info
 
 
 def pg_rows(dsn: str, sql: str) -> list[tuple[Any, ...]]:

@@ -13,7 +13,7 @@ from conftest import (
     readable_registries,
     run_source,
 )
-from sources.harness_registry import AuthError, RunReport, harness_registry_source
+from sources.harness_registry import AuthError
 
 
 def registry_of_type(emulator, package_type: str) -> str:
@@ -255,15 +255,7 @@ def test_a_new_artifact_skipped_by_an_undetectable_race_loads_next_run(emulator,
 def test_refreshing_the_artifacts_resource_resets_every_registry_cursor(emulator, pipeline):
     refs = readable_registries(emulator)
     run_source(emulator, pipeline, registries=refs)
-    report = RunReport()
-    source = harness_registry_source(
-        registries=refs,
-        base_url=emulator.base_url,
-        api_key=emulator.api_key,
-        requests_per_minute=0,
-        report=report,
-    )
-    pipeline.run(source, loader_file_format="parquet", refresh="drop_resources")
+    report, _ = run_source(emulator, pipeline, registries=refs, refresh="drop_resources")
     assert report.rows_loaded == len(expected_artifacts(emulator, refs))
     assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, refs)
 
