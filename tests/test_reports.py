@@ -14,7 +14,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from conftest import expected_artifacts, readable_registries, run_cli, run_source
+from conftest import (
+    cli_env,
+    expected_artifacts,
+    readable_registries,
+    registry_args,
+    run_cli,
+    run_source,
+)
 from pipelines.reports import (
     REPORTS_DIR,
     compile_sql,
@@ -452,15 +459,6 @@ def test_sql_markers_are_read_outside_strings_and_comments():
 # -- the `report` command --------------------------------------------------------------------------
 
 
-def cli_env(emulator, database: Path) -> dict[str, str]:
-    return {
-        "SOURCES__HARNESS_REGISTRY__API_KEY": emulator.api_key,
-        "SOURCES__HARNESS_REGISTRY__BASE_URL": emulator.base_url,
-        "SOURCES__HARNESS_REGISTRY__REQUESTS_PER_MINUTE": "0",
-        "DESTINATION__DUCKDB__CREDENTIALS": str(database),
-    }
-
-
 @pytest.fixture
 def loaded_cli(emulator, tmp_path):
     """The emulator's readable registries loaded by `run`, with two artifacts pushed a day ago so
@@ -474,9 +472,8 @@ def loaded_cli(emulator, tmp_path):
             for ref, name in pushed
         ]
     )  # fmt: skip
-    env = cli_env(emulator, tmp_path / "cli.duckdb")
-    args = [arg for ref in refs for arg in ("--registry", ref)]
-    result = run_cli("run", *args, env=env)
+    env = cli_env(emulator, tmp_path)
+    result = run_cli("run", *registry_args(refs), env=env)
     assert result.returncode == 0, result.stderr
     return env, truth_rows(emulator, refs), pushed
 

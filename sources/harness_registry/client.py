@@ -137,7 +137,6 @@ class RetryingClient(Client):
         super().__init__(
             raise_for_status=False,
             status_codes=RETRY_STATUSES,
-            exceptions=DEFAULT_RETRY_EXCEPTIONS,
             retry_condition=_should_retry,
             respect_retry_after_header=True,
         )
@@ -264,7 +263,7 @@ class HarnessClient:
                 f"TLS handshake with {host} failed: check that base_url is the server's https address"
             ) from None
         except requests.exceptions.Timeout as exc:
-            raise self._error(
+            raise RegistryError(
                 subject,
                 f"no answer within the timeout after {self._http.max_attempts} attempts "
                 f"({type(exc).__name__}); raise RUNTIME__REQUEST_TIMEOUT or retry later",
@@ -278,7 +277,7 @@ class HarnessClient:
                 raise EndpointError(
                     f"cannot connect to {host} ({_short_reason(exc)}): check base_url and the network"
                 ) from None
-            raise self._error(
+            raise RegistryError(
                 subject,
                 f"the connection to {host} failed {self._http.max_attempts} times "
                 f"({_short_reason(exc)}); retry later",
@@ -291,7 +290,7 @@ class HarnessClient:
             problem = bad_success_body(response)
             if problem is None:
                 return ApiAnswer(json_body(response), _served_at(response))
-            raise self._error(
+            raise RegistryError(
                 subject,
                 f"the server answered 200 with {problem} {self._http.max_attempts} times; retry later",
             )
@@ -311,7 +310,7 @@ class HarnessClient:
                 "or SOURCES__HARNESS_REGISTRY__API_KEY, and that the token has not expired"
             )
         if status == 403:
-            raise self._error(
+            raise RegistryError(
                 subject,
                 "access forbidden (403): the key's user or service account lacks permission",
             )
@@ -321,20 +320,16 @@ class HarnessClient:
                 "(404): check base_url (https://app.harness.io, or your server's URL)"
             )
         if status == 400 and "not found" in message.lower():
-            raise self._error(subject, f"not found (Harness said: {message}); check the ref")
+            raise RegistryError(subject, f"not found (Harness said: {message}); check the ref")
         if status == 500 and DELETED_REGISTRY_MESSAGE in message:
-            raise self._error(subject, f"the registry is deleted or unavailable (500: {message})")
+            raise RegistryError(subject, f"the registry is deleted or unavailable (500: {message})")
         if status == 429 or status >= 500:
-            raise self._error(
+            raise RegistryError(
                 subject,
                 f"gave up after {self._http.max_attempts} attempts, last answer {status} "
                 f"({message}); retry later or lower requests_per_minute",
             )
-        raise self._error(subject, f"the server rejected the request ({status}: {message})")
-
-    @staticmethod
-    def _error(subject: str, reason: str) -> RegistryError:
-        return RegistryError(subject, reason)
+        raise RegistryError(subject, f"the server rejected the request ({status}: {message})")
 
 
 def _server_message(response: requests.Response) -> str:
@@ -356,33 +351,30 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# What a failed connection's message says, most telling first; the first group means no TCP connection
+# could be opened at all (wrong host or port, DNS), the rest that an open one broke.
+NEVER_CONNECTED = (
+    "Connection refused",
+    "Name or service not known",
+    "nodename nor servname",
+    "Failed to resolve",
+    "No route to host",
+)
+CONNECTION_BROKE = (
+    "Connection reset by peer",
+    "RemoteDisconnected",
+    "IncompleteRead",
+    "Connection broken",
+)
+
+
 def _never_answered(exc: BaseException) -> bool:
-    """True when no TCP connection could be opened at all (wrong host or port, DNS failure)."""
-    text = str(exc)
-    return any(
-        marker in text
-        for marker in (
-            "Connection refused",
-            "Name or service not known",
-            "nodename nor servname",
-            "Failed to resolve",
-            "No route to host",
-        )
-    )
+    return any(marker in str(exc) for marker in NEVER_CONNECTED)
 
 
 def _short_reason(exc: BaseException) -> str:
     text = str(exc)
-    for marker in (
-        "Connection refused",
-        "Connection reset by peer",
-        "Failed to resolve",
-        "Name or service not known",
-        "RemoteDisconnected",
-        "IncompleteRead",
-        "Connection broken",
-        "No route to host",
-    ):
-        if marker in text:
-            return marker
-    return type(exc).__name__
+    return next(
+        (marker for marker in (*NEVER_CONNECTED, *CONNECTION_BROKE) if marker in text),
+        type(exc).__name__,
+    )

@@ -99,10 +99,6 @@ class RegistryCursor:
         self._zero_time_seen = set(self._state.get(ZERO_TIME_KEYS, []))
         self._zero_time_now: set[str] = set()
 
-    @property
-    def last_value(self) -> Any:
-        return self._incremental.last_value
-
     def filter(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows to load: those modified since the cursor, and zero-time rows not seen before."""
         timed = [row for row in rows if row.get(CURSOR_COLUMN) is not None]

@@ -210,4 +210,4 @@ def _record_scan(result: RegistryResult, scan: ListScan) -> None:
     result.wasted_requests += scan.wasted_requests
     result.raced = result.raced or scan.raced
     if scan.error is not None:
-        result.error = scan.error.reason if hasattr(scan.error, "reason") else str(scan.error)
+        result.error = scan.error.reason

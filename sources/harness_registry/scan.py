@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .client import ApiAnswer, HarnessClient
-from .errors import HarnessRegistryError, PagingError, RegistryError
+from .errors import PagingError, RegistryError
 from .paginator import PageIndexPaginator
 
 logger = logging.getLogger(__name__)
@@ -34,10 +34,9 @@ class ListScan:
     params: dict[str, Any]
     paginator: PageIndexPaginator
     pages_read: int = 0
-    rows_read: int = 0
     requests: int = 0
     wasted_requests: int = 0  # fetched ahead past the end, discarded unread
-    error: HarnessRegistryError | None = None
+    error: RegistryError | None = None
     first_served_at: datetime | None = None  # the server's clock when it answered the first page
     in_flight: deque[tuple[int, Future[ApiAnswer]]] = field(default_factory=deque)
     next_page: int = 0
@@ -153,7 +152,7 @@ def scan_pages(
             while room() and may_fetch(scan, concurrency) and not scan.abandoned:
                 submit(scan)
 
-    def finish(scan: ListScan, error: HarnessRegistryError | None = None) -> ScanFinished:
+    def finish(scan: ListScan, error: RegistryError | None = None) -> ScanFinished:
         scan.error = error
         scan.finished = True
         for _, future in scan.in_flight:
@@ -195,7 +194,6 @@ def scan_pages(
                         events.append(finish(scan, RegistryError(scan.subject, str(error))))
                         break
                     scan.pages_read += 1
-                    scan.rows_read += len(rows)
                     events.append(Page(scan, page_index, rows))
                     if not scan.paginator.has_next_page:
                         events.append(finish(scan))
