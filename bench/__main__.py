@@ -23,11 +23,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from harness_emulator import EmulatorProcess
 
-from harness_emulator import EmulatorProcess  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.json"
 SIDES = ("project", "anchor")
@@ -231,8 +229,7 @@ def run_side(
     with tempfile.TemporaryDirectory(prefix=f"harness-bench-{scenario.name}-{side}-") as workdir:
         command = [
             sys.executable,
-            "-m",
-            "bench.run_one",
+            str(Path(__file__).with_name("run_one.py")),
             "--side",
             side,
             "--base-url",
@@ -251,7 +248,6 @@ def run_side(
         for ref in refs:
             command += ["--registry", ref]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
         started = time.perf_counter()
         try:

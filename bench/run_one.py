@@ -52,8 +52,8 @@ def resource_name(ref: str) -> str:
 
 def project_source(args: argparse.Namespace) -> tuple[Any, str | None, dict[str, Any]]:
     """This project's source, the CLI's loader file format for DuckDB, and a finisher."""
-    from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS
-    from sources.harness_registry import RunReport, harness_registry_source
+    from harness_registry import RunReport, harness_registry_source
+    from harness_registry_pipelines.cli import LOADER_FILE_FORMATS
 
     report = RunReport()
     source = harness_registry_source(

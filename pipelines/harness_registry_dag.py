@@ -8,12 +8,10 @@ Deploy
 ------
 1. Install the project and Airflow on the workers: `pip install -e '.[airflow]'` from a clone of
    this repository (or `make test-airflow`, which builds `.venv-airflow` with both).
-2. Put this file into the Airflow dags folder. A symlink keeps it next to the code it imports:
+2. Put this file into the Airflow dags folder, as a copy or a symlink. It imports only the installed
+   packages `harness_registry` and `harness_registry_pipelines`:
 
        ln -s "$PWD/pipelines/harness_registry_dag.py" "$AIRFLOW_HOME/dags/"
-
-   A plain copy works too when `HARNESS_REGISTRY_PROJECT_DIR` names the repository root (the DAG
-   imports `pipelines.harness_registry_pipeline` from there).
 3. Configure it the dlt way; nothing is set in this file. Environment variables of the workers:
 
        SOURCES__HARNESS_REGISTRY__REGISTRIES='["acme/shared-docker", "acme/data/pypi"]'
@@ -47,7 +45,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,27 +58,17 @@ except ImportError:  # Airflow 3.0
     from airflow.exceptions import AirflowException, AirflowFailException
 
 
-def _project_dir() -> Path:
-    """The repository root: named by HARNESS_REGISTRY_PROJECT_DIR, else where this file really is."""
-    configured = os.environ.get("HARNESS_REGISTRY_PROJECT_DIR")
-    return Path(configured).resolve() if configured else Path(__file__).resolve().parents[1]
+import dlt
+from dlt.common.known_env import DLT_DATA_DIR, DLT_LOCAL_DIR
+from dlt.helpers.airflow_helper import PipelineTasksGroup
 
-
-PROJECT_DIR = _project_dir()
-if str(PROJECT_DIR) not in sys.path:  # the dags folder is not the repository root
-    sys.path.insert(0, str(PROJECT_DIR))
-
-import dlt  # noqa: E402
-from dlt.common.known_env import DLT_DATA_DIR, DLT_LOCAL_DIR  # noqa: E402
-from dlt.helpers.airflow_helper import PipelineTasksGroup  # noqa: E402
-
-from pipelines.harness_registry_pipeline import (  # noqa: E402
+from harness_registry import RunReport, harness_registry_source
+from harness_registry_pipelines.cli import (
     EXIT_CONFIG,
     LOADER_FILE_FORMATS,
     describe,
     pipeline_settings,
 )
-from sources.harness_registry import RunReport, harness_registry_source  # noqa: E402
 
 DAG_ID = "harness_registry"
 

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from harness_emulator import EmulatorProcess
-from sources.harness_registry import RunReport, harness_registry_source
+from harness_registry import RunReport, harness_registry_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = REPO_ROOT / "pipelines" / "harness_registry_pipeline.py"

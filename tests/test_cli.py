@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from conftest import cli_env, readable_registries, registry_args, run_cli
-from pipelines.runlock import RunLock
+from harness_registry_pipelines.runlock import RunLock
 
 
 def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):

@@ -15,7 +15,7 @@ from conftest import (
     readable_registries,
     run_source,
 )
-from sources.harness_registry.ratelimit import RateLimiter
+from harness_registry.ratelimit import RateLimiter
 
 
 def python_registry(emulator) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import make_pipeline
-from sources.harness_registry import EndpointError, harness_registry_source
+from harness_registry import EndpointError, harness_registry_source
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):

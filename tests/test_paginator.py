@@ -5,7 +5,7 @@ import json
 import pytest
 from requests import Request, Response
 
-from sources.harness_registry import PageIndexPaginator, PagingError
+from harness_registry import PageIndexPaginator, PagingError
 
 
 def response(**data):

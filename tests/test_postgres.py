@@ -29,9 +29,9 @@ from conftest import (
     run_cli,
     run_source,
 )
-from pipelines.harness_registry_pipeline import LOADER_FILE_FORMATS
-from pipelines.reports import run_reports
-from sources.harness_registry import RunReport
+from harness_registry import RunReport
+from harness_registry_pipelines.cli import LOADER_FILE_FORMATS
+from harness_registry_pipelines.reports import run_reports
 
 pytestmark = pytest.mark.postgres
 

@@ -13,7 +13,7 @@ from conftest import (
     readable_registries,
     run_source,
 )
-from sources.harness_registry import AuthError
+from harness_registry import AuthError
 
 
 def registry_of_type(emulator, package_type: str) -> str:

@@ -22,7 +22,7 @@ from conftest import (
     run_cli,
     run_source,
 )
-from pipelines.reports import (
+from harness_registry_pipelines.reports import (
     REPORTS_DIR,
     compile_sql,
     load_report_queries,

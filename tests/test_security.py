@@ -39,7 +39,7 @@ def test_the_key_never_appears_in_output_logs_errors_state_or_destination(keyed_
 
     ok = run_cli("--verbose", "run", *registry_args(refs), env=env)
     assert ok.returncode == 0, ok.stderr
-    assert "DEBUG sources.harness_registry.client: GET http" in ok.stderr, "debug logs must be on"
+    assert "DEBUG harness_registry.client: GET http" in ok.stderr, "debug logs must be on"
     assert "scalevector" not in ok.stderr, "dlt telemetry must be off"
     outputs.append(ok)
 

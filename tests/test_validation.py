@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import run_source
-from sources.harness_registry import ConfigError
-from sources.harness_registry.refs import normalize_registry_ref, validate_base_url
+from harness_registry import ConfigError
+from harness_registry.refs import normalize_registry_ref, validate_base_url
 
 GOOD_REFS = {
     "acct/reg": "acct/reg",

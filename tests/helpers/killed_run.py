@@ -9,16 +9,13 @@ chosen point, so the next run must recover from what a real crash would leave be
 import os
 import signal
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import dlt
 from dlt.load.load import Load
 from dlt.normalize.normalize import Normalize
 
-from pipelines.harness_registry_pipeline import DEFAULTS, LOADER_FILE_FORMATS
-from sources.harness_registry import harness_registry_source
+from harness_registry import harness_registry_source
+from harness_registry_pipelines.cli import DEFAULTS, LOADER_FILE_FORMATS
 
 
 def die(*_args: object, **_kwargs: object) -> None:
