@@ -29,6 +29,7 @@ from harness_registry import (
     RunReport,
     harness_registry_source,
 )
+from harness_registry_pipelines.demo_figures import print_demo_figures
 from harness_registry_pipelines.reports import print_reports, report_names
 from harness_registry_pipelines.runlock import RunLock, RunLockHeld
 
@@ -242,33 +243,6 @@ def command_demo(args: argparse.Namespace) -> int:
     print_summary(report, settings, time.monotonic() - started)
     print_demo_figures(duckdb_path, settings["dataset_name"])
     return exit_code(report)
-
-
-def print_demo_figures(duckdb_path: str, dataset: str) -> None:
-    import duckdb
-
-    with duckdb.connect(duckdb_path, read_only=True) as db:
-        print(f"\nIn {duckdb_path}, dataset {dataset}:")
-        for title, sql in (
-            (
-                "artifacts by package type",
-                f"SELECT package_type, count(*) AS artifacts, CAST(sum(downloads_count) AS BIGINT) AS downloads FROM {dataset}.artifacts GROUP BY 1 ORDER BY 2 DESC",
-            ),
-            (
-                "most downloaded",
-                f"SELECT registry_ref, name, downloads_count FROM {dataset}.artifacts ORDER BY downloads_count DESC, name LIMIT 5",
-            ),
-            (
-                "most used labels",
-                f"SELECT value AS label, count(*) AS artifacts FROM {dataset}.artifacts__labels GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5",
-            ),
-        ):
-            print(f"\n{title}:")
-            print(db.sql(sql).df().to_string(index=False))
-    print(
-        "\nNext: python pipelines/harness_registry_pipeline.py report   (SQL reports on this file)"
-        "\n      notebooks/explore_artifacts.ipynb                    (plots)"
-    )
 
 
 def command_report(args: argparse.Namespace) -> int:

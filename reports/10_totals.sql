@@ -3,8 +3,8 @@
 --   they were downloaded, how many are quarantined, carry labels or have no known modification time,
 --   and when the newest modification happened.
 -- Parameters: none.
--- Relations: {artifacts} is the `artifacts` table (its current rows only, in snapshot mode) and
---   {artifacts__labels} its labels; pipelines/reports.py fills both in, qualified with the dataset.
+-- Reads: `artifacts` (the current artifacts: in snapshot mode, the rows without `_dlt_valid_to`)
+--   and `artifacts__labels` (their labels); pipelines/queries.py points both at the dataset.
 -- One row. Portable SQL: runs on DuckDB and PostgreSQL alike.
 SELECT
     COUNT(*) AS artifacts,
@@ -14,14 +14,14 @@ SELECT
     COUNT(*) FILTER (WHERE a.is_quarantined = TRUE) AS quarantined,
     (
         SELECT COUNT(DISTINCT l._dlt_parent_id)
-        FROM {artifacts__labels} AS l
-        JOIN {artifacts} AS la ON la._dlt_id = l._dlt_parent_id
+        FROM artifacts__labels AS l
+        JOIN artifacts AS la ON la._dlt_id = l._dlt_parent_id
     ) AS labelled,
     (
         SELECT COUNT(DISTINCT l.value)
-        FROM {artifacts__labels} AS l
-        JOIN {artifacts} AS la ON la._dlt_id = l._dlt_parent_id
+        FROM artifacts__labels AS l
+        JOIN artifacts AS la ON la._dlt_id = l._dlt_parent_id
     ) AS distinct_labels,
     COUNT(*) - COUNT(a.last_modified) AS unknown_last_modified,
     MAX(a.last_modified) AS newest_change
-FROM {artifacts} AS a
+FROM artifacts AS a

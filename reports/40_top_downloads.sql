@@ -3,7 +3,7 @@
 --   (1, 2, 2, 4, ...), so every artifact tied with the last place is listed too and the result does
 --   not depend on how a database breaks ties. Never-downloaded artifacts (0 or NULL) are left out.
 -- Parameters: :top (integer) = the last rank listed.
--- Relations: {artifacts} is the `artifacts` table (its current rows only, in snapshot mode).
+-- Reads: `artifacts`, the current artifacts (see pipelines/queries.py).
 -- Portable SQL: DuckDB and PostgreSQL.
 SELECT
     ranked.download_rank,
@@ -20,7 +20,7 @@ FROM (
         a.artifact_type,
         a.package_type,
         a.downloads_count
-    FROM {artifacts} AS a
+    FROM artifacts AS a
     WHERE a.downloads_count > 0
 ) AS ranked
 WHERE ranked.download_rank <= :top

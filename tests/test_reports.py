@@ -1,33 +1,22 @@
-"""The SQL reports on DuckDB: every figure checked against the emulator's own data, computed here in
-Python from `emulator.dataset()`, and the `report` command in its three formats."""
+"""The SQL reports' results: against a small hand-written dataset with every expected row written
+out (report_fixtures.py), and against the emulator's data loaded by the source, where each report
+must equal the same report over the rows the emulator serves (conftest.expected_artifacts) written
+straight into DuckDB. Output formats are in test_report_output.py, the SQL files and the query
+layer in test_report_sql.py, the `report` command in test_report_command.py.
 
-import csv
-import io
-import json
-import math
-import re
-from collections import defaultdict
+test_postgres.py imports `REPORT_NAMES` and `expected_reports` from here."""
+
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from report_fixtures import DAYS, NOW, ROWS, SINCE, WIDE_NAME, at, load_rows
 
-from conftest import (
-    cli_env,
-    expected_artifacts,
-    readable_registries,
-    registry_args,
-    run_cli,
-    run_source,
-)
-from harness_registry_pipelines.reports import (
-    REPORTS_DIR,
-    compile_sql,
-    load_report_queries,
-    run_reports,
-)
+from conftest import expected_artifacts, readable_registries, run_source
+from harness_registry_pipelines.queries import ArtifactQueries
+from harness_registry_pipelines.reports import ReportRun, run_queries, run_reports
+from harness_registry_pipelines.sql_engine import DuckDBEngine
 
 COLUMNS = {
     "totals": [
@@ -78,161 +67,30 @@ COLUMNS = {
     "stale_registries": ["registry_ref", "artifacts", "last_change", "days_without_change"],
 }
 REPORT_NAMES = list(COLUMNS)
-TIME_COLUMNS = {"last_modified", "last_change", "newest_change"}
 DAY_MS = 86_400_000
 ZERO_TIME_MS = -62135596800000
 
 
-# -- what every report must say, computed from the emulator's rows -------------------------------
-
-
-def truth_rows(emulator, refs: list[str] | None = None) -> list[dict[str, Any]]:
-    """The rows the `artifacts` table must hold (see conftest.expected_artifact)."""
-    return list(expected_artifacts(emulator, refs or readable_registries(emulator)).values())
+def reports_over(
+    rows: list[dict[str, Any]], now: datetime, days: int, top: int, **load: Any
+) -> ReportRun:
+    """The reports over `rows` written into a fresh in-memory DuckDB (see report_fixtures)."""
+    with duckdb.connect() as connection:
+        load_rows(connection, "harness", rows, **load)
+        queries = ArtifactQueries(DuckDBEngine(connection), "harness")
+        return run_queries(
+            queries, destination="duckdb", dataset="harness", days=days, top=top, now=now
+        )
 
 
 def expected_reports(
     rows: list[dict[str, Any]], now: datetime, days: int, top: int
 ) -> dict[str, list[dict[str, Any]]]:
-    since = now - timedelta(days=days)
-    known = [row["last_modified"] for row in rows if row["last_modified"] is not None]
-    labels = sorted({label for row in rows for label in row["labels"]})
-
-    inventory: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    by_registry: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        inventory[(row["registry_ref"], row["package_type"])].append(row)
-        by_registry[row["registry_ref"]].append(row)
-
-    def key(row):
-        return (row["registry_ref"], row["name"], row["artifact_type"])
-
-    def newest(group):
-        times = [row["last_modified"] for row in group if row["last_modified"] is not None]
-        return max(times) if times else None
-
-    recent = sorted(
-        (row for row in rows if row["last_modified"] is not None and row["last_modified"] >= since),
-        key=key,
-    )
-    recent.sort(
-        key=lambda row: row["last_modified"], reverse=True
-    )  # stable: ties keep the key order
-
-    downloaded = [row for row in rows if row["downloads_count"] > 0]
-    ranks = {
-        key(row): 1
-        + sum(1 for other in downloaded if other["downloads_count"] > row["downloads_count"])
-        for row in downloaded
-    }
-    ranked = sorted(
-        (row for row in downloaded if ranks[key(row)] <= top),
-        key=lambda row: (ranks[key(row)], key(row)),
-    )
-
-    label_usage = [
-        {
-            "label": label,
-            "artifacts": sum(1 for row in rows if label in row["labels"]),
-            "registries": len({row["registry_ref"] for row in rows if label in row["labels"]}),
-        }
-        for label in labels
-    ]
-    label_usage.sort(key=lambda usage: (-usage["artifacts"], usage["label"]))
-
-    now_ms = round(now.timestamp() * 1000)
-    stale = []
-    for ref, group in by_registry.items():
-        last = newest(group)
-        if last is None or last < since:
-            stale.append(
-                {
-                    "registry_ref": ref,
-                    "artifacts": len(group),
-                    "last_change": last,
-                    "days_without_change": None
-                    if last is None
-                    else math.floor((now_ms - round(last.timestamp() * 1000)) / DAY_MS),
-                }
-            )
-    stale.sort(
-        key=lambda r: (r["last_change"] is not None, r["last_change"] or now, r["registry_ref"])
-    )
-
-    def pick(row, *columns):
-        return {column: row[column] for column in columns}
-
-    return {
-        "totals": [
-            {
-                "artifacts": len(rows),
-                "registries": len(by_registry),
-                "package_types": len({row["package_type"] for row in rows}),
-                "downloads": sum(row["downloads_count"] for row in rows),
-                "quarantined": sum(1 for row in rows if row["is_quarantined"]),
-                "labelled": sum(1 for row in rows if row["labels"]),
-                "distinct_labels": len(labels),
-                "unknown_last_modified": len(rows) - len(known),
-                "newest_change": max(known) if known else None,
-            }
-        ],
-        "inventory": [
-            {
-                "registry_ref": ref,
-                "package_type": package_type,
-                "artifacts": len(group),
-                "downloads": sum(row["downloads_count"] for row in group),
-                "quarantined": sum(1 for row in group if row["is_quarantined"]),
-                "last_modified": newest(group),
-            }
-            for (ref, package_type), group in sorted(inventory.items())
-        ],
-        "recently_modified": [
-            pick(
-                row,
-                "last_modified",
-                "registry_ref",
-                "name",
-                "artifact_type",
-                "package_type",
-                "latest_version",
-            )
-            for row in recent
-        ],
-        "top_downloads": [
-            {
-                "download_rank": ranks[key(row)],
-                **pick(
-                    row, "registry_ref", "name", "artifact_type", "package_type", "downloads_count"
-                ),
-            }
-            for row in ranked
-        ],
-        "quarantined": [
-            pick(
-                row,
-                "registry_ref",
-                "name",
-                "artifact_type",
-                "package_type",
-                "latest_version",
-                "last_modified",
-                "downloads_count",
-            )
-            for row in sorted(rows, key=key)
-            if row["is_quarantined"]
-        ],
-        "label_usage": label_usage,
-        "stale_registries": stale,
-    }
-
-
-def at_ms(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
-
-
-def ms(value: datetime) -> int:
-    return round(value.timestamp() * 1000)
+    """What each report must say about `rows` (shaped as conftest.expected_artifact): the same
+    reports over those rows written straight into DuckDB, so that a comparison checks what was
+    loaded and how, while the SQL itself is checked against the literal rows below."""
+    run = reports_over(rows, now, days, top)
+    return {result.name: result.records() for result in run.results}
 
 
 def assert_reports_equal(run, expected: dict[str, list[dict[str, Any]]]) -> None:
@@ -242,10 +100,144 @@ def assert_reports_equal(run, expected: dict[str, list[dict[str, Any]]]) -> None
         assert run[name].records() == expected[name], name
 
 
-# -- the reports against the emulator's data -----------------------------------------------------
+# -- the hand-written dataset, every expected row written out ------------------------------------
+
+DOCKER, MAVEN, HF, RAW = "acme/docker-prod", "acme/platform/maven", "acme/hf", "acme/empty-times"
+FIXTURE_REPORTS = {  # ROWS, now = NOW, days = DAYS (30), top = 2
+    "totals": [
+        {"artifacts": 8, "registries": 4, "package_types": 4, "downloads": 870, "quarantined": 2,
+         "labelled": 4, "distinct_labels": 3, "unknown_last_modified": 3,
+         "newest_change": at(2026, 11, 19, 8)},
+    ],
+    "inventory": [
+        {"registry_ref": DOCKER, "package_type": "DOCKER", "artifacts": 3, "downloads": 740, "quarantined": 1, "last_modified": at(2026, 11, 19, 8)},
+        {"registry_ref": RAW, "package_type": "RAW", "artifacts": 1, "downloads": 3, "quarantined": 1, "last_modified": None},
+        {"registry_ref": HF, "package_type": "HUGGINGFACE", "artifacts": 2, "downloads": 7, "quarantined": 0, "last_modified": at(2026, 11, 1)},
+        {"registry_ref": MAVEN, "package_type": "MAVEN", "artifacts": 2, "downloads": 120, "quarantined": 0, "last_modified": at(2026, 9, 1)},
+    ],
+    "recently_modified": [  # `worker` is exactly at the window's start, `legacy` 1 ms before it
+        {"last_modified": at(2026, 11, 19, 8), "registry_ref": DOCKER, "name": "api", "artifact_type": "", "package_type": "DOCKER", "latest_version": "v2.1"},
+        {"last_modified": at(2026, 11, 1), "registry_ref": HF, "name": WIDE_NAME, "artifact_type": "model", "package_type": "HUGGINGFACE", "latest_version": "1.0.0"},
+        {"last_modified": SINCE, "registry_ref": DOCKER, "name": "worker", "artifact_type": "", "package_type": "DOCKER", "latest_version": "1.0.0"},
+    ],
+    "top_downloads": [  # three tied for rank 2: all listed, ordered by key
+        {"download_rank": 1, "registry_ref": DOCKER, "name": "api", "artifact_type": "", "package_type": "DOCKER", "downloads_count": 500},
+        {"download_rank": 2, "registry_ref": DOCKER, "name": "legacy", "artifact_type": "", "package_type": "DOCKER", "downloads_count": 120},
+        {"download_rank": 2, "registry_ref": DOCKER, "name": "worker", "artifact_type": "", "package_type": "DOCKER", "downloads_count": 120},
+        {"download_rank": 2, "registry_ref": MAVEN, "name": "com.acme:core", "artifact_type": "", "package_type": "MAVEN", "downloads_count": 120},
+    ],
+    "quarantined": [
+        {"registry_ref": DOCKER, "name": "worker", "artifact_type": "", "package_type": "DOCKER", "latest_version": "1.0.0", "last_modified": SINCE, "downloads_count": 120},
+        {"registry_ref": RAW, "name": "timeless", "artifact_type": "", "package_type": "RAW", "latest_version": "1.0.0", "last_modified": None, "downloads_count": 3},
+    ],
+    "label_usage": [
+        {"label": "prod", "artifacts": 2, "registries": 1},
+        {"label": "team-a", "artifacts": 2, "registries": 2},
+        {"label": "中文", "artifacts": 1, "registries": 1},
+    ],
+    "stale_registries": [  # unknown times first; 2026-09-01 00:00 to 2026-11-20 12:00 is 80.5 days
+        {"registry_ref": RAW, "artifacts": 1, "last_change": None, "days_without_change": None},
+        {"registry_ref": MAVEN, "artifacts": 2, "last_change": at(2026, 9, 1), "days_without_change": 80},
+    ],
+}  # fmt: skip
 
 
-def test_every_report_equals_figures_computed_from_the_emulator(emulator, pipeline):
+def test_every_report_on_the_fixture_equals_the_rows_written_out():
+    run = reports_over(ROWS, NOW, DAYS, 2)
+
+    assert_reports_equal(run, FIXTURE_REPORTS)
+    assert run.now == NOW and run.since == SINCE and (run.days, run.top) == (DAYS, 2)
+    assert [result.title for result in run.results] == [
+        "Totals",
+        "Inventory by registry and package type",
+        "Artifacts modified in the last 30 days",
+        "Top 2 downloads",
+        "Quarantined artifacts",
+        "Label usage",
+        "Registries with no change in the last 30 days",
+    ]
+
+
+def test_snapshot_history_changes_no_figure():
+    """Old versions (scd2's `_dlt_valid_to` set) with other numbers and labels of their own, and an
+    artifact that exists only as an old version, count nowhere."""
+    retired = [
+        {**row, "downloads_count": 10_000, "is_quarantined": True, "last_modified": NOW,
+         "labels": ["retired-label"]}
+        for row in ROWS
+    ] + [{**ROWS[0], "name": "deleted", "labels": ["gone"]}]  # fmt: skip
+
+    run = reports_over(ROWS, NOW, DAYS, 2, snapshot=True, retired=retired)
+
+    assert_reports_equal(run, FIXTURE_REPORTS)
+
+
+def test_top_and_days_move_the_cut():
+    run = reports_over(ROWS, NOW, 0, 5)
+
+    assert [(r["download_rank"], r["name"]) for r in run["top_downloads"].records()] == [
+        (1, "api"), (2, "legacy"), (2, "worker"), (2, "com.acme:core"), (5, WIDE_NAME),
+    ]  # fmt: skip
+    assert run["recently_modified"].rows == []
+    assert run["stale_registries"].records() == [
+        {"registry_ref": RAW, "artifacts": 1, "last_change": None, "days_without_change": None},
+        {"registry_ref": MAVEN, "artifacts": 2, "last_change": at(2026, 9, 1), "days_without_change": 80},
+        {"registry_ref": HF, "artifacts": 2, "last_change": at(2026, 11, 1), "days_without_change": 19},
+        {"registry_ref": DOCKER, "artifacts": 3, "last_change": at(2026, 11, 19, 8), "days_without_change": 1},
+    ]  # fmt: skip
+    assert reports_over(ROWS, NOW, DAYS, 1)["top_downloads"].records() == [
+        FIXTURE_REPORTS["top_downloads"][0]
+    ]
+
+
+def test_one_day_window_is_singular_in_titles():
+    run = reports_over(ROWS, NOW, 1, 3)
+
+    assert run["recently_modified"].title == "Artifacts modified in the last 1 day"
+    assert run["stale_registries"].title == "Registries with no change in the last 1 day"
+    assert run["recently_modified"].rows == []  # api changed 28 hours before NOW
+
+
+def test_without_a_labels_table_label_figures_are_zero():
+    unlabelled = [{**row, "labels": [], "labels_text": None} for row in ROWS]
+
+    run = reports_over(unlabelled, NOW, DAYS, 2)
+
+    assert run["label_usage"].rows == []
+    assert (
+        run["totals"].records()[0]["labelled"],
+        run["totals"].records()[0]["distinct_labels"],
+    ) == (0, 0)
+    assert run["inventory"].records() == FIXTURE_REPORTS["inventory"]
+
+
+def test_out_of_range_arguments_are_refused():
+    with duckdb.connect() as connection:
+        load_rows(connection, "harness", ROWS)
+        queries = ArtifactQueries(DuckDBEngine(connection), "harness")
+        with pytest.raises(ValueError, match="days must be 0 or more, not -1"):
+            run_queries(queries, destination="duckdb", dataset="harness", days=-1)
+        with pytest.raises(ValueError, match="top must be at least 1, not 0"):
+            run_queries(queries, destination="duckdb", dataset="harness", top=0)
+        with pytest.raises(ValueError, match="unknown report nope"):
+            run_queries(queries, destination="duckdb", dataset="harness", names=["nope"])
+        only = run_queries(queries, destination="duckdb", dataset="harness", names=["totals"])
+    assert [result.name for result in only.results] == ["totals"]
+
+
+# -- the emulator's data, loaded by the source ---------------------------------------------------
+
+
+def truth_rows(emulator, refs: list[str] | None = None) -> list[dict[str, Any]]:
+    """The rows the `artifacts` table must hold (see conftest.expected_artifact)."""
+    return list(expected_artifacts(emulator, refs or readable_registries(emulator)).values())
+
+
+def at_ms(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def test_every_report_on_loaded_data_equals_the_report_on_the_emulator_rows(emulator, pipeline):
     refs = readable_registries(emulator)
     run_source(emulator, pipeline, registries=refs)
     rows = truth_rows(emulator, refs)
@@ -418,260 +410,3 @@ def test_no_labels_table_means_no_label_usage(emulator, pipeline):
     assert run["label_usage"].rows == []
     assert run["totals"].records()[0]["labelled"] == 0
     assert run["totals"].records()[0]["artifacts"] == len(rows)
-
-
-# -- the report files themselves -------------------------------------------------------------------
-
-
-def test_report_files_are_documented_and_portable():
-    queries = load_report_queries()
-    assert [query.name for query in queries] == REPORT_NAMES
-    for query in queries:
-        text = query.path.read_text(encoding="utf-8")
-        header = text.split("\nSELECT", 1)[0]
-        assert re.search(r"^-- title: \S", header, re.MULTILINE), query.path
-        assert "-- Answers:" in header and "-- Parameters:" in header, query.path
-        for param in set(query.params):
-            assert f":{param}" in header, f"{query.path} does not describe :{param}"
-        assert query.sql.count("%s") == len(query.params)
-        assert "%" not in query.sql.replace("%s", "")
-        assert "{artifacts}" in query.sql
-    assert {p.name for p in REPORTS_DIR.glob("*.sql")} == {q.path.name for q in queries}
-
-
-def test_sql_markers_are_read_outside_strings_and_comments():
-    sql, params = compile_sql(
-        "-- a comment with :ignored and {artifacts__labels}\n"
-        "SELECT ':not_a_param', x::BIGINT, \"col:umn\" FROM {artifacts} WHERE a >= :since "
-        "AND b < :now AND c >= :since -- :trailing\n"
-    )
-    assert params == ["since", "now", "since"]
-    assert sql == (
-        "SELECT ':not_a_param', x::BIGINT, \"col:umn\" FROM {artifacts} WHERE a >= %s "
-        "AND b < %s AND c >= %s"
-    )
-    with pytest.raises(ValueError, match="'%' is not allowed"):
-        compile_sql("SELECT name FROM {artifacts} WHERE name LIKE 'a%'")
-    with pytest.raises(ValueError, match="unknown relation markers"):
-        compile_sql("SELECT 1 FROM {registries}")
-
-
-# -- the `report` command --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def loaded_cli(emulator, tmp_path):
-    """The emulator's readable registries loaded by `run`, with two artifacts pushed a day ago so
-    that the default 30-day window is not empty."""
-    refs = readable_registries(emulator)
-    pushed = [(ref, "pushed-yesterday") for ref in refs[:2]]
-    yesterday_ms = round((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
-    emulator.mutate(
-        [
-            {"op": "add_artifact", "registry": ref, "name": name, "last_modified_ms": yesterday_ms, "downloads": 3}
-            for ref, name in pushed
-        ]
-    )  # fmt: skip
-    env = cli_env(emulator, tmp_path)
-    result = run_cli("run", *registry_args(refs), env=env)
-    assert result.returncode == 0, result.stderr
-    return env, truth_rows(emulator, refs), pushed
-
-
-def recent_names(rows, since):
-    return {
-        (row["registry_ref"], row["name"], row["artifact_type"])
-        for row in rows
-        if row["last_modified"] is not None and row["last_modified"] >= since
-    }
-
-
-def test_report_json_holds_every_figure(loaded_cli):
-    env, rows, pushed = loaded_cli
-
-    result = run_cli("report", "--format", "json", "--days", "30", env=env)
-
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    document = json.loads(result.stdout)
-    now = datetime.fromisoformat(document["generated_at"])
-    assert document["days"] == 30 and document["dataset"] == "harness"
-    assert datetime.fromisoformat(document["since"]) == now - timedelta(days=30)
-    assert abs(datetime.now(UTC) - now) < timedelta(minutes=5)
-    expected = expected_reports(rows, now, 30, document["top"])
-    assert list(document["reports"]) == REPORT_NAMES
-    for name in REPORT_NAMES:
-        report = document["reports"][name]
-        assert report["columns"] == COLUMNS[name]
-        assert [list(row) for row in report["rows"]] == [COLUMNS[name]] * len(report["rows"])
-        assert [parse_times(row) for row in report["rows"]] == expected[name], name
-    assert {(ref, name) for ref, name, _ in recent_names(rows, now - timedelta(days=30))} >= set(
-        pushed
-    )
-    assert (
-        document["reports"]["recently_modified"]["title"]
-        == "Artifacts modified in the last 30 days"
-    )
-
-
-def parse_times(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        column: datetime.fromisoformat(value) if column in TIME_COLUMNS and value else value
-        for column, value in row.items()
-    }
-
-
-def read_csv_sections(text: str) -> dict[str, tuple[str, list[list[str]]]]:
-    """`# name: title` lines start sections; a blank line ends one."""
-    sections: dict[str, tuple[str, list[list[str]]]] = {}
-    current: list[list[str]] | None = None
-    for row in csv.reader(io.StringIO(text)):
-        if not row:
-            current = None
-        elif current is None:
-            match = re.fullmatch(r"# (\w+): (.+)", row[0])
-            assert match and len(row) == 1, row
-            current = []
-            sections[match.group(1)] = (match.group(2), current)
-        else:
-            current.append(row)
-    return sections
-
-
-def test_report_csv_has_a_section_per_report(loaded_cli):
-    env, rows, pushed = loaded_cli
-    before = datetime.now(UTC)
-
-    result = run_cli("report", "--format", "csv", env=env)
-
-    after = datetime.now(UTC)
-    assert result.returncode == 0, result.stderr
-    sections = read_csv_sections(result.stdout)
-    assert list(sections) == REPORT_NAMES
-    expected = expected_reports(rows, before, 30, 10)
-    for name in ("totals", "inventory", "top_downloads", "quarantined", "label_usage"):
-        header, *data = sections[name][1]
-        assert header == COLUMNS[name]
-        assert [parse_csv_row(header, line) for line in data] == [
-            {column: csv_text(value) for column, value in row.items()} for row in expected[name]
-        ], name
-    # the window moved while the command ran: what was recent all along must be there, nothing older
-    header, *data = sections["recently_modified"][1]
-    got = {
-        tuple(line[header.index(c)] for c in ("registry_ref", "name", "artifact_type"))
-        for line in data
-    }
-    assert (
-        recent_names(rows, after - timedelta(days=30))
-        <= got
-        <= recent_names(rows, before - timedelta(days=30))
-    )
-    assert {(ref, name) for ref, name, _ in got} >= set(pushed)
-    assert sections["top_downloads"][0] == "Top 10 downloads"
-
-
-def parse_csv_row(header: list[str], line: list[str]) -> dict[str, Any]:
-    """CSV cells as text, timestamps parsed (their text form drops zero fractions)."""
-    return {
-        column: datetime.fromisoformat(cell) if column in TIME_COLUMNS and cell else cell
-        for column, cell in zip(header, line, strict=True)
-    }
-
-
-def csv_text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value
-    return str(value)
-
-
-def test_report_table_is_readable_and_names_the_total(loaded_cli):
-    env, rows, _ = loaded_cli
-
-    result = run_cli("report", env=env)
-
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("Reports on duckdb dataset harness at ")
-    assert "time window 30 days" in lines[0]
-    titles = [
-        "Totals",
-        "Inventory by registry and package type",
-        "Artifacts modified in the last 30 days",
-        "Top 10 downloads",
-        "Quarantined artifacts",
-        "Label usage",
-        "Registries with no change in the last 30 days",
-    ]
-    for title in titles:
-        position = lines.index(title)
-        assert lines[position + 1] == "-" * len(title)
-    assert [line for line in lines if line in titles] == titles
-    assert any(re.fullmatch(rf"artifacts +{len(rows)}", line) for line in lines)
-    expected = expected_reports(rows, datetime.now(UTC), 30, 10)
-    for group in expected["inventory"]:
-        pattern = (
-            rf"{re.escape(group['registry_ref'])} +{group['package_type']} +{group['artifacts']} +"
-            rf"{group['downloads']} +{group['quarantined']} +"
-        )
-        assert any(re.fullmatch(pattern + r".*", line) for line in lines), pattern
-    label_lines = lines[lines.index("Label usage") + 2 :]
-    for usage in expected["label_usage"]:
-        if len(usage["label"]) <= 60:
-            assert any(
-                re.fullmatch(
-                    rf"{re.escape(usage['label'])} +{usage['artifacts']} +{usage['registries']}",
-                    line,
-                )
-                for line in label_lines
-            ), usage
-
-
-def test_report_before_any_load_exits_2_without_creating_the_database(tmp_path):
-    database = tmp_path / "never-loaded.duckdb"
-    env = {"DESTINATION__DUCKDB__CREDENTIALS": str(database)}
-
-    result = run_cli("report", env=env)
-
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: no artifacts loaded yet in dataset harness: ")
-    assert "pipelines/harness_registry_pipeline.py run` first" in result.stderr
-    assert not database.exists()
-
-
-def test_report_on_another_dataset_exits_2(loaded_cli):
-    env, _, _ = loaded_cli
-
-    result = run_cli("report", "--dataset", "not_loaded_here", "--format", "json", env=env)
-
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr == (
-        "error: no artifacts loaded yet in dataset not_loaded_here on duckdb: "
-        "run `python pipelines/harness_registry_pipeline.py run` first\n"
-    )
-
-
-def test_report_reads_a_database_named_like_its_dataset(emulator, pipeline, tmp_path):
-    """`harness_registry.duckdb` holding dataset `harness_registry` (the layout the defaults avoid)
-    makes `harness_registry.artifacts` ambiguous to DuckDB: the reports name the catalog too."""
-    refs = readable_registries(emulator)
-    run_source(emulator, pipeline, registries=refs)
-    loaded = Path(pipeline.destination_client().config.credentials.database)
-    database = loaded.rename(tmp_path / "harness_registry.duckdb")
-
-    result = run_cli(
-        "report",
-        "--dataset",
-        "harness_registry",
-        "--format",
-        "json",
-        env={"DESTINATION__DUCKDB__CREDENTIALS": str(database)},
-    )
-
-    assert result.returncode == 0, result.stderr
-    totals = json.loads(result.stdout)["reports"]["totals"]["rows"]
-    assert totals[0]["artifacts"] == len(truth_rows(emulator, refs))

@@ -1,0 +1,250 @@
+"""The `report` command, run as a user runs it: its three formats over the emulator's data loaded
+by `run`, and its one-line errors with exit code 2."""
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reports import COLUMNS, REPORT_NAMES, expected_reports, truth_rows
+
+from conftest import cli_env, readable_registries, registry_args, run_cli, run_source
+
+TIME_COLUMNS = {"last_modified", "last_change", "newest_change"}
+
+
+@pytest.fixture
+def loaded_cli(emulator, tmp_path):
+    """The emulator's readable registries loaded by `run`, with two artifacts pushed a day ago so
+    that the default 30-day window is not empty."""
+    refs = readable_registries(emulator)
+    pushed = [(ref, "pushed-yesterday") for ref in refs[:2]]
+    yesterday_ms = round((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
+    emulator.mutate(
+        [
+            {"op": "add_artifact", "registry": ref, "name": name, "last_modified_ms": yesterday_ms, "downloads": 3}
+            for ref, name in pushed
+        ]
+    )  # fmt: skip
+    env = cli_env(emulator, tmp_path)
+    result = run_cli("run", *registry_args(refs), env=env)
+    assert result.returncode == 0, result.stderr
+    return env, truth_rows(emulator, refs), pushed
+
+
+def recent_names(rows, since):
+    return {
+        (row["registry_ref"], row["name"], row["artifact_type"])
+        for row in rows
+        if row["last_modified"] is not None and row["last_modified"] >= since
+    }
+
+
+def test_report_json_holds_every_figure(loaded_cli):
+    env, rows, pushed = loaded_cli
+
+    result = run_cli("report", "--format", "json", "--days", "30", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    document = json.loads(result.stdout)
+    now = datetime.fromisoformat(document["generated_at"])
+    assert document["days"] == 30 and document["dataset"] == "harness"
+    assert datetime.fromisoformat(document["since"]) == now - timedelta(days=30)
+    assert abs(datetime.now(UTC) - now) < timedelta(minutes=5)
+    expected = expected_reports(rows, now, 30, document["top"])
+    assert list(document["reports"]) == REPORT_NAMES
+    for name in REPORT_NAMES:
+        report = document["reports"][name]
+        assert report["columns"] == COLUMNS[name]
+        assert [list(row) for row in report["rows"]] == [COLUMNS[name]] * len(report["rows"])
+        assert [parse_times(row) for row in report["rows"]] == expected[name], name
+    assert {(ref, name) for ref, name, _ in recent_names(rows, now - timedelta(days=30))} >= set(
+        pushed
+    )
+    assert (
+        document["reports"]["recently_modified"]["title"]
+        == "Artifacts modified in the last 30 days"
+    )
+
+
+def parse_times(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        column: datetime.fromisoformat(value) if column in TIME_COLUMNS and value else value
+        for column, value in row.items()
+    }
+
+
+def read_csv_sections(text: str) -> dict[str, tuple[str, list[list[str]]]]:
+    """`# name: title` lines start sections; a blank line ends one."""
+    sections: dict[str, tuple[str, list[list[str]]]] = {}
+    current: list[list[str]] | None = None
+    for row in csv.reader(io.StringIO(text)):
+        if not row:
+            current = None
+        elif current is None:
+            match = re.fullmatch(r"# (\w+): (.+)", row[0])
+            assert match and len(row) == 1, row
+            current = []
+            sections[match.group(1)] = (match.group(2), current)
+        else:
+            current.append(row)
+    return sections
+
+
+def test_report_csv_has_a_section_per_report(loaded_cli):
+    env, rows, pushed = loaded_cli
+    before = datetime.now(UTC)
+
+    result = run_cli("report", "--format", "csv", env=env)
+
+    after = datetime.now(UTC)
+    assert result.returncode == 0, result.stderr
+    sections = read_csv_sections(result.stdout)
+    assert list(sections) == REPORT_NAMES
+    expected = expected_reports(rows, before, 30, 10)
+    for name in ("totals", "inventory", "top_downloads", "quarantined", "label_usage"):
+        header, *data = sections[name][1]
+        assert header == COLUMNS[name]
+        assert [parse_csv_row(header, line) for line in data] == [
+            {column: csv_text(value) for column, value in row.items()} for row in expected[name]
+        ], name
+    # the window moved while the command ran: what was recent all along must be there, nothing older
+    header, *data = sections["recently_modified"][1]
+    got = {
+        tuple(line[header.index(c)] for c in ("registry_ref", "name", "artifact_type"))
+        for line in data
+    }
+    assert (
+        recent_names(rows, after - timedelta(days=30))
+        <= got
+        <= recent_names(rows, before - timedelta(days=30))
+    )
+    assert {(ref, name) for ref, name, _ in got} >= set(pushed)
+    assert sections["top_downloads"][0] == "Top 10 downloads"
+
+
+def parse_csv_row(header: list[str], line: list[str]) -> dict[str, Any]:
+    """CSV cells as text, timestamps parsed (their text form drops zero fractions)."""
+    return {
+        column: datetime.fromisoformat(cell) if column in TIME_COLUMNS and cell else cell
+        for column, cell in zip(header, line, strict=True)
+    }
+
+
+def csv_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value
+    return str(value)
+
+
+def test_report_table_is_readable_and_names_the_total(loaded_cli):
+    env, rows, _ = loaded_cli
+
+    result = run_cli("report", env=env)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Reports on duckdb dataset harness at ")
+    assert "time window 30 days" in lines[0]
+    titles = [
+        "Totals",
+        "Inventory by registry and package type",
+        "Artifacts modified in the last 30 days",
+        "Top 10 downloads",
+        "Quarantined artifacts",
+        "Label usage",
+        "Registries with no change in the last 30 days",
+    ]
+    for title in titles:
+        position = lines.index(title)
+        assert lines[position + 1] == "-" * len(title)
+    assert [line for line in lines if line in titles] == titles
+    assert any(re.fullmatch(rf"artifacts +{len(rows)}", line) for line in lines)
+    expected = expected_reports(rows, datetime.now(UTC), 30, 10)
+    for group in expected["inventory"]:
+        pattern = (
+            rf"{re.escape(group['registry_ref'])} +{group['package_type']} +{group['artifacts']} +"
+            rf"{group['downloads']} +{group['quarantined']} +"
+        )
+        assert any(re.fullmatch(pattern + r".*", line) for line in lines), pattern
+    label_lines = lines[lines.index("Label usage") + 2 :]
+    for usage in expected["label_usage"]:
+        if len(usage["label"]) <= 60:
+            assert any(
+                re.fullmatch(
+                    rf"{re.escape(usage['label'])} +{usage['artifacts']} +{usage['registries']}",
+                    line,
+                )
+                for line in label_lines
+            ), usage
+
+
+def test_report_before_any_load_exits_2_without_creating_the_database(tmp_path):
+    database = tmp_path / "never-loaded.duckdb"
+    env = {"DESTINATION__DUCKDB__CREDENTIALS": str(database)}
+
+    result = run_cli("report", env=env)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: no artifacts loaded yet in dataset harness: ")
+    assert "pipelines/harness_registry_pipeline.py run` first" in result.stderr
+    assert not database.exists()
+
+
+def test_report_on_another_dataset_exits_2(loaded_cli):
+    env, _, _ = loaded_cli
+
+    result = run_cli("report", "--dataset", "not_loaded_here", "--format", "json", env=env)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: no artifacts loaded yet in dataset not_loaded_here on duckdb: "
+        "run `python pipelines/harness_registry_pipeline.py run` first\n"
+    )
+
+
+def test_report_reads_a_database_named_like_its_dataset(emulator, pipeline, tmp_path):
+    """`harness_registry.duckdb` holding dataset `harness_registry` (the layout the defaults avoid)
+    makes `harness_registry.artifacts` ambiguous to DuckDB: the reports name the catalog too."""
+    refs = readable_registries(emulator)
+    run_source(emulator, pipeline, registries=refs)
+    loaded = Path(pipeline.destination_client().config.credentials.database)
+    database = loaded.rename(tmp_path / "harness_registry.duckdb")
+
+    result = run_cli(
+        "report",
+        "--dataset",
+        "harness_registry",
+        "--format",
+        "json",
+        env={"DESTINATION__DUCKDB__CREDENTIALS": str(database)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    totals = json.loads(result.stdout)["reports"]["totals"]["rows"]
+    assert totals[0]["artifacts"] == len(truth_rows(emulator, refs))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--top", "0"], "error: --top must be at least 1 (got 0)\n"),
+        (["--days", "-1"], "error: --days must be 0 or more (got -1)\n"),
+    ],
+)
+def test_out_of_range_flags_exit_2_naming_the_flag(tmp_path, flags, message):
+    env = {"DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "never-loaded.duckdb")}
+
+    result = run_cli("report", *flags, env=env)
+
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message)
