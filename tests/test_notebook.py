@@ -110,6 +110,9 @@ def test_notebook_runs_top_to_bottom_and_draws_its_plots(
     )
     unlabelled = sum(1 for row in rows if not row.get("labels"))
     assert f"{len(labels)} labels in use; {unlabelled} artifacts have none\n" in text
+    # no label drawn as boxes: a CJK font is used, or CJK is written as code points
+    assert "CJK font: " in text
+    assert "missing from font" not in text, text
     # the notebook file itself is left as committed
     assert nbformat.read(NOTEBOOK, as_version=4).cells[0].source == notebook.cells[0].source
 
