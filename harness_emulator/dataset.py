@@ -3,6 +3,7 @@
 Rows are rendered on demand from compact records, so a bench dataset of 100,000 artifacts stays
 small. Versions are not stored one by one: the list endpoint only ever shows the newest version,
 its update time and (for itemCount) how many versions there are.
+The server behaviour it reproduces is described in docs/harness-api.md.
 """
 
 from __future__ import annotations
