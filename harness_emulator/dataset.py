@@ -3,12 +3,14 @@
 Rows are rendered on demand from compact records, so a bench dataset of 100,000 artifacts stays
 small. Versions are not stored one by one: the list endpoint only ever shows the newest version,
 its update time and (for itemCount) how many versions there are.
+The server behaviour it reproduces is described in docs/harness-api.md.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 
 # Go's zero time.Time in epoch milliseconds: what the server prints for a missing timestamp.
 GO_ZERO_TIME_MS = -62135596800000
+DAY_MS = 86_400_000
 
 # Docker and Helm artifacts are listed from the tag store: their itemCount counts artifacts, their
 # uuids are empty and their lastModified sort uses the newest tag. Every other type is listed from
@@ -151,15 +154,32 @@ def format_bytesize(size: int) -> str:
     return f"{value:.2f}{units[unit_index]}"
 
 
+def start_of_day_ms(now_s: float | None = None) -> int:
+    """Midnight UTC of the day `now_s` (default: now) falls in, in epoch milliseconds.
+
+    Example:
+        >>> start_of_day_ms(1_764_345_600.5)  # 2025-11-28T16:00:00.5Z
+        1764288000000
+    """
+    now_ms = int((time.time() if now_s is None else now_s) * 1000)
+    return now_ms - now_ms % DAY_MS
+
+
 class Dataset:
     """All spaces and registries of one emulator, guarded by one re-entrant lock.
 
     Readers and mutations take `lock`, so a list request sees a mutation batch entirely or not
     at all.
+
+    Seeded times are relative to `anchor_ms`, midnight UTC of the day the data is built unless
+    given: the data always looks recent, and two emulators started the same day with the same
+    seed serve the same rows. Every seeded time is before the anchor, so anything a mutation
+    does later (stamped with the wall clock) is newer than all of it.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, anchor_ms: int | None = None) -> None:
         self.seed = seed
+        self.anchor_ms = start_of_day_ms() if anchor_ms is None else anchor_ms
         self.lock = threading.RLock()
         self.spaces: set[str] = set()
         self.registries: dict[str, Registry] = {}

@@ -2,6 +2,11 @@
 
 Every registry draws from its own RNG seeded with the scenario seed and the registry path, so
 the same seed always yields the same data, and adding a registry does not change the others.
+
+Times are counted back from the dataset's anchor (midnight UTC of the day the emulator starts,
+see `Dataset`), so the data is always recent: registries created about three years ago, artifacts
+over the two and a half years after that, new versions pushed until the last hours before the
+anchor, a few registries idle for months, and a few artifacts with Go's zero time.
 """
 
 from __future__ import annotations
@@ -10,14 +15,40 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .dataset import GO_ZERO_TIME_MS, HUGGINGFACE, Artifact, Dataset, Registry
+from .dataset import DAY_MS, GO_ZERO_TIME_MS, HUGGINGFACE, Artifact, Dataset, Registry
 
-# Artifacts are created in 2024 to mid 2025; their versions are updated until mid 2026.
-CREATED_FROM_MS = 1704067200000  # 2024-01-01T00:00:00Z
-CREATED_UNTIL_MS = 1751328000000  # 2025-07-01T00:00:00Z
-UPDATED_UNTIL_MS = 1782863999000  # 2026-06-30T23:59:59Z
-REGISTRIES_CREATED_FROM_MS = 1701388800000  # 2023-12-01T00:00:00Z
-DAY_MS = 86_400_000
+# A floor below every seeded creation time (those are relative, see `SeedCalendar`); mutations
+# fall back on it for a registry that has no artifacts yet.
+CREATED_FROM_MS = 1577836800000  # 2020-01-01T00:00:00Z
+
+
+@dataclass(frozen=True)
+class SeedCalendar:
+    """The windows seeded times are drawn from, counted back from the dataset's anchor.
+
+    Registries are created first (weekly, from `registries_created_from_ms`), then artifacts
+    (between `created_from_ms` and `created_until_ms`); new versions land until just before the
+    anchor, so some artifacts always changed in the last days.
+    """
+
+    anchor_ms: int
+
+    @property
+    def registries_created_from_ms(self) -> int:
+        return self.anchor_ms - 1000 * DAY_MS
+
+    @property
+    def created_from_ms(self) -> int:
+        return self.anchor_ms - 880 * DAY_MS
+
+    @property
+    def created_until_ms(self) -> int:
+        return self.anchor_ms - 365 * DAY_MS
+
+    def updated_until_ms(self, idle_days: int = 0) -> int:
+        """The end (exclusive) of a registry's updates: the anchor, or `idle_days` before it."""
+        return self.anchor_ms - idle_days * DAY_MS
+
 
 WORDS = (
     "alpha", "beacon", "cedar", "delta", "ember", "falcon", "garnet", "harbor", "iris",
@@ -64,6 +95,8 @@ class RegistryPlan:
     # Soft-deleted artifacts, on top of artifact_count: present in storage, never listed.
     deleted_artifacts: int = 0
     hostile_labels: bool = False
+    # Days before the anchor since the last push: a registry nobody has touched for a while.
+    idle_days: int = 0
 
 
 DEFAULT_PLANS = (
@@ -98,7 +131,7 @@ DEFAULT_PLANS = (
         zero_time_artifacts=2,
         deleted_artifacts=3,
     ),
-    RegistryPlan("acme/data/pypi-upstream", "PYTHON", 7, registry_type="UPSTREAM"),
+    RegistryPlan("acme/data/pypi-upstream", "PYTHON", 7, registry_type="UPSTREAM", idle_days=75),
     RegistryPlan("acme/platform/web/npm-web", "NPM", 35),
     RegistryPlan("acme/platform/web/docker-web", "DOCKER", 12),
     RegistryPlan("acme/platform/web/old-reg", "NPM", 9, deleted=True),
@@ -111,7 +144,7 @@ DEFAULT_PLANS = (
     ),
     RegistryPlan("acme/data/ml/conda", "CONDA", 16),
     RegistryPlan("acme/data/ml/empty-reg", "RAW", 0, description="Nothing here yet"),
-    RegistryPlan("globex/releases", "GENERIC", 12, labels=("releases",)),
+    RegistryPlan("globex/releases", "GENERIC", 12, labels=("releases",), idle_days=150),
     RegistryPlan("globex/ops/infra-images", "DOCKER", 8),
 )
 DEFAULT_SPACES = (
@@ -126,19 +159,26 @@ BENCH_LABELS: tuple[tuple[str, ...] | None, ...] = (None, (), ("bench",), ("benc
 
 
 def build_dataset(
-    scenario: str, seed: int, *, bench_registries: int = 8, bench_artifacts: int = 8000
+    scenario: str,
+    seed: int,
+    *,
+    bench_registries: int = 8,
+    bench_artifacts: int = 8000,
+    anchor_ms: int | None = None,
 ) -> Dataset:
-    """Build the named scenario."""
+    """Build the named scenario; seeded times end before `anchor_ms` (default: today, 00:00 UTC)."""
     if scenario == "default":
-        return build_default(seed)
+        return build_default(seed, anchor_ms)
     if scenario == "bench":
-        return build_bench(seed, registries=bench_registries, artifacts=bench_artifacts)
+        return build_bench(
+            seed, registries=bench_registries, artifacts=bench_artifacts, anchor_ms=anchor_ms
+        )
     raise ValueError(f"unknown scenario: {scenario!r} (expected 'default' or 'bench')")
 
 
-def build_default(seed: int) -> Dataset:
+def build_default(seed: int, anchor_ms: int | None = None) -> Dataset:
     """Accounts `acme` and `globex`, registries at every scope and of many package types."""
-    dataset = Dataset(seed)
+    dataset = Dataset(seed, anchor_ms)
     for space in DEFAULT_SPACES:
         dataset.add_space(space)
     for index, plan in enumerate(DEFAULT_PLANS):
@@ -150,7 +190,8 @@ def add_planned_registry(dataset: Dataset, plan: RegistryPlan, index: int) -> Re
     """Create the registry a plan describes, with its artifacts, and add it to the dataset."""
     rng = random.Random(f"{dataset.seed}:{plan.path}")
     dataset.add_space(plan.path.rsplit("/", 1)[0])
-    created_ms = REGISTRIES_CREATED_FROM_MS + index * 7 * DAY_MS + rng.randrange(DAY_MS)
+    calendar = SeedCalendar(dataset.anchor_ms)
+    created_ms = calendar.registries_created_from_ms + index * 7 * DAY_MS + rng.randrange(DAY_MS)
     registry = Registry(
         path=plan.path,
         package_type=plan.package_type,
@@ -172,6 +213,7 @@ def add_planned_registry(dataset: Dataset, plan: RegistryPlan, index: int) -> Re
         rng,
         fixed_names=plan.fixed_names,
         hostile_labels=plan.hostile_labels,
+        idle_days=plan.idle_days,
     )
     for artifact in rng.sample(registry.artifacts, plan.zero_time_artifacts):
         artifact.last_modified_ms = GO_ZERO_TIME_MS
@@ -190,18 +232,29 @@ def generate_artifacts(
     *,
     fixed_names: Sequence[tuple[str, str | None]] = (),
     hostile_labels: bool = False,
-    created_after_ms: int = CREATED_FROM_MS,
+    created_after_ms: int | None = None,
+    idle_days: int = 0,
 ) -> list[Artifact]:
-    """`count` artifacts in creation order, with realistic versions, times, labels and counts."""
+    """`count` artifacts in creation order, with realistic versions, times, labels and counts.
+
+    Created after `created_after_ms` (default: the calendar's start), updated until `idle_days`
+    before the dataset's anchor.
+    """
+    calendar = SeedCalendar(dataset.anchor_ms)
     names = list(fixed_names) + _generated_names(
         rng, registry.package_type, count - len(fixed_names), taken={n for n, _ in fixed_names}
     )
     rng.shuffle(names)
-    created_until = max(CREATED_UNTIL_MS, created_after_ms + count + 1)
+    if created_after_ms is None:
+        created_after_ms = calendar.created_from_ms
+    created_until = max(calendar.created_until_ms, created_after_ms + count + 1)
     creation_times = sorted(rng.sample(range(created_after_ms + 1, created_until), count))
+    updated_until = calendar.updated_until_ms(idle_days)
     artifacts = []
     for (name, artifact_type), created_ms in zip(names, creation_times, strict=True):
-        artifact = _generate_artifact(dataset, registry, rng, name, artifact_type, created_ms)
+        artifact = _generate_artifact(
+            dataset, registry, rng, name, artifact_type, created_ms, updated_until
+        )
         if hostile_labels and name in HOSTILE_NAMES:
             artifact.labels = _hostile_labels(HOSTILE_NAMES.index(name))
         artifacts.append(artifact)
@@ -223,10 +276,12 @@ def _generate_artifact(
     name: str,
     artifact_type: str | None,
     created_ms: int,
+    updated_until_ms: int,
 ) -> Artifact:
     version_count = rng.randint(1, 6)
     # The first version is pushed when the artifact is created; every update time is distinct.
-    later_updates = rng.sample(range(created_ms + 1, UPDATED_UNTIL_MS), version_count - 1)
+    updated_until_ms = max(updated_until_ms, created_ms + version_count)
+    later_updates = rng.sample(range(created_ms + 1, updated_until_ms), version_count - 1)
     update_times = [created_ms, *sorted(later_updates)]
     versions = _version_names(rng, registry.package_type, version_count)
     latest_version = versions[-1]
@@ -238,7 +293,7 @@ def _generate_artifact(
         name=name,
         artifact_type=artifact_type,
         created_ms=created_ms,
-        updated_ms=_own_update_time(rng, update_times),
+        updated_ms=_own_update_time(rng, update_times, updated_until_ms),
         latest_version=latest_version,
         last_modified_ms=update_times[-1],
         version_count=version_count,
@@ -248,15 +303,17 @@ def _generate_artifact(
     )
 
 
-def _own_update_time(rng: random.Random, update_times: list[int]) -> int:
+def _own_update_time(rng: random.Random, update_times: list[int], until_ms: int) -> int:
     """The artifact row's update time, which is usually not its newest version's time."""
     roll = rng.random()
     if roll < 0.55:
         return update_times[0]
     if roll < 0.85:
         return rng.choice(update_times)
-    # Metadata edited after the last push.
-    return update_times[-1] + rng.randrange(1, 90 * DAY_MS)
+    # Metadata edited after the last push, but not after `until_ms` (seeded times are past).
+    return min(
+        update_times[-1] + rng.randrange(1, 90 * DAY_MS), max(until_ms - 1, update_times[-1])
+    )
 
 
 def _labels(rng: random.Random) -> tuple[str, ...] | None:
@@ -323,7 +380,9 @@ def _candidate_names(package_type: str) -> list[str]:
     return formats.get(package_type, [f"{w}-{k}" for w, k in pairs])
 
 
-def build_bench(seed: int, *, registries: int = 8, artifacts: int = 8000) -> Dataset:
+def build_bench(
+    seed: int, *, registries: int = 8, artifacts: int = 8000, anchor_ms: int | None = None
+) -> Dataset:
     """Account `bench`: `registries` registries sharing `artifacts` artifacts evenly.
 
     Built with a tight loop and shared label/version values so that 100,000 artifacts take
@@ -331,14 +390,15 @@ def build_bench(seed: int, *, registries: int = 8, artifacts: int = 8000) -> Dat
     """
     if registries < 1 or artifacts < 0:
         raise ValueError("bench needs at least one registry and a non-negative artifact count")
-    dataset = Dataset(seed)
+    dataset = Dataset(seed, anchor_ms)
     dataset.add_space("bench")
+    calendar = SeedCalendar(dataset.anchor_ms)
     rng = random.Random(f"{seed}:bench")
     per_registry, remainder = divmod(artifacts, registries)
     for index in range(registries):
         package_type = BENCH_PACKAGE_TYPES[index % len(BENCH_PACKAGE_TYPES)]
         path = f"bench/reg-{index:03d}-{package_type.lower()}"
-        created_ms = REGISTRIES_CREATED_FROM_MS + index * DAY_MS
+        created_ms = calendar.registries_created_from_ms + index * DAY_MS
         registry = Registry(
             path=path,
             package_type=package_type,
@@ -348,19 +408,22 @@ def build_bench(seed: int, *, registries: int = 8, artifacts: int = 8000) -> Dat
             size_bytes=rng.randrange(1, 100 * 1024**3),
         )
         count = per_registry + (1 if index < remainder else 0)
-        registry.artifacts = _bench_artifacts(dataset, registry, rng, count)
+        registry.artifacts = _bench_artifacts(dataset, registry, rng, count, calendar)
         dataset.registries[path] = registry
     return dataset
 
 
 def _bench_artifacts(
-    dataset: Dataset, registry: Registry, rng: random.Random, count: int
+    dataset: Dataset, registry: Registry, rng: random.Random, count: int, calendar: SeedCalendar
 ) -> list[Artifact]:
     prefix = "bench/image-" if registry.tag_based else "bench-pkg-"
     random_fraction = rng.random
+    # One artifact a minute from 400 days before the anchor, each modified within 300 days:
+    # 100,000 artifacts a registry would still end before the anchor.
+    created_from_ms = calendar.anchor_ms - 400 * DAY_MS
     artifacts = []
     for i in range(count):
-        created_ms = CREATED_FROM_MS + i * 60_000 + int(random_fraction() * 59_000)
+        created_ms = created_from_ms + i * 60_000 + int(random_fraction() * 59_000)
         artifacts.append(
             Artifact(
                 aid=dataset.next_artifact_id(),

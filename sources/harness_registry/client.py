@@ -9,6 +9,7 @@ runtime settings `RUNTIME__REQUEST_MAX_ATTEMPTS`, `RUNTIME__REQUEST_BACKOFF_FACT
 - a 200 whose body is cut off, is not JSON or says `"status": "FAILURE"`/`"ERROR"` is retried like a
   5xx: parsed as an empty page it would silently end a registry early;
 - final failures become one-line `HarnessRegistryError`s that name the cause and never the key.
+See docs/harness-api.md#errors and docs/harness-api.md#rate-limits for what the server sends.
 """
 
 import json

@@ -18,6 +18,7 @@ the previous scan began, so the cursor never moves past the moment the server an
 *previous* scan's first page (minus a second for clock granularity). Every run thus re-reads what
 changed since the run before last: a few rows, merged away, and an artifact is lost only if races
 skip it in two runs in a row.
+See docs/harness-api.md#paging-traps.
 """
 
 import copy

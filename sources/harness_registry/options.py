@@ -75,6 +75,7 @@ class SourceOptions:
         sort_field_text = _as_text("sort_field", sort_field) or STABLE_SORT_FIELD
         if sort_field_text != STABLE_SORT_FIELD:
             # The order rows arrive in changes nothing that is loaded; an unstable one loses rows.
+            # See docs/harness-api.md#sorting-and-ties.
             raise ConfigError(
                 f"sort_field must be {STABLE_SORT_FIELD!r}, got {sort_field!r}: the server breaks "
                 f"ties in {', '.join(f for f in SORT_FIELDS if f != STABLE_SORT_FIELD)} "
@@ -121,6 +122,7 @@ class SourceOptions:
         if self.artifact_type:
             params["artifact_type"] = self.artifact_type
         if self.labels:
+            # See docs/harness-api.md#filters.
             # The open-source server ignores `label`; it is sent for servers that honour it and
             # applied again on the client side.
             params["label"] = list(self.labels)

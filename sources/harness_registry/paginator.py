@@ -17,6 +17,7 @@ class PageIndexPaginator(BasePaginator):
     than `size` or empty: for every package type but Docker and Helm, `itemCount` counts versions
     while the list returns one row per artifact, so `pageCount` overstates the number of pages. Both
     `page` and `size` are always sent, because the server ignores `page` when `size` is absent.
+    See docs/harness-api.md#paging-traps.
 
     Example:
         client = RESTClient(base_url="https://app.harness.io", auth=ApiKeyAuth(key))

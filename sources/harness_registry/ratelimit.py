@@ -12,6 +12,7 @@ class RateLimiter:
     seconds have passed since the previous one was allowed. Harness answers 429 past 400 calls a minute
     per key and sends no `Retry-After`, so staying under the limit is far cheaper than backing off.
     Thread-safe; `None` or `0` disables it (self-managed servers have no limit).
+    See docs/harness-api.md#rate-limits.
 
     Example:
         limiter = RateLimiter(400)

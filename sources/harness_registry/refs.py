@@ -3,6 +3,7 @@
 A registry ref names a registry at one of three scopes (the account is always the first segment):
 `ACCOUNT/REGISTRY`, `ACCOUNT/ORG/REGISTRY` or `ACCOUNT/ORG/PROJECT/REGISTRY`, optionally followed by the
 routing suffix `/+`. A space ref is `ACCOUNT`, `ACCOUNT/ORG` or `ACCOUNT/ORG/PROJECT`.
+See docs/harness-api.md#addressing.
 """
 
 import ipaddress

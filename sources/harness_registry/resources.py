@@ -50,6 +50,7 @@ class RegistryDiscovery:
         options = self._options
         if not options.spaces:
             return []
+        # See docs/harness-api.md#listing-the-registries-of-a-space.
         # No sort field: the server then orders by creation time, which has no ties. Identifiers
         # repeat across projects, and ties page unstably (registries would be skipped).
         params: dict[str, Any] = {"scope": "descendants"}
@@ -180,6 +181,7 @@ def must_split_by_artifact_type(scan: ListScan, page: Page, options: SourceOptio
     name with no tiebreaker, so the two come back in either order on each request, and when they
     straddle a page boundary one is read twice and the other never. Reading models and datasets as
     two lists avoids the tie; a registry that fits on its first page needs no split."""
+    # See docs/harness-api.md#sorting-and-ties.
     return (
         page.page_index == 0
         and options.artifact_type is None

@@ -44,6 +44,7 @@ def epoch_ms_to_datetime(value: Any) -> datetime | None:
     """Parses Harness's epoch-millisecond strings (`"1729766135000"`) to an aware UTC datetime.
 
     Go's zero time (`"-62135596800000"`), empty strings and anything unparsable mean unknown: None.
+    See docs/harness-api.md#fields-and-their-formats.
     """
     if value is None or isinstance(value, bool):
         return None

@@ -7,6 +7,7 @@ overstates for most package types, a page past the real end may be requested; th
 waste to `concurrency - 1` requests per registry beyond the empty or short page that proves the end.
 With `concurrency=1` it is a plain sequential scan: one request per page, and one past the end at
 most.
+See docs/harness-api.md#paging-traps.
 """
 
 import logging

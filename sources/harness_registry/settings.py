@@ -3,6 +3,7 @@
 DEFAULT_BASE_URL = "https://app.harness.io"
 API_PREFIX = "/har/api/v1"
 
+# See docs/harness-api.md#addressing.
 # `{registry_ref}/+` is the routed form: the server rewrites `a/b/c/+/artifacts` to `a%2Fb%2Fc/artifacts`.
 ARTIFACTS_PATH = API_PREFIX + "/registry/{registry_ref}/+/artifacts"
 REGISTRIES_PATH = API_PREFIX + "/spaces/{space_ref}/+/registries"
@@ -12,6 +13,7 @@ DEFAULT_CONCURRENCY = 4
 # Harness SaaS allows 400 external API calls per minute per key and answers 429 past that.
 DEFAULT_REQUESTS_PER_MINUTE = 400
 
+# See docs/harness-api.md#sorting-and-ties.
 # Names are unique within a registry (with the artifact type for Hugging Face), so only a name sort
 # gives stable offset pages; every other key has ties that the server orders arbitrarily.
 STABLE_SORT_FIELD = "name"
