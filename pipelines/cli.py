@@ -71,8 +71,7 @@ EXIT_CODES = {
     EXIT_INTERRUPTED: "interrupted; nothing of the run was committed",
 }
 DEMO_DUCKDB = "harness_registry.duckdb"
-
-logger = logging.getLogger("harness_registry")
+VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
 
 
 def help_epilog() -> str:
@@ -187,9 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
         help=_help("the DuckDB file to write", DEMO_DUCKDB),
     )
     return parser
-
-
-VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
 
 
 def _help(text: str, default: str, repeatable: bool = False) -> str:
