@@ -10,8 +10,8 @@ The parent (`python -m bench`) starts it in a fresh process, so the peak RSS rea
 Requests and 429s are counted by the parent, from the emulator's request log.
 
 Sides:
-- `project`: `harness_registry_source`, loaded with the file format the CLI uses (`parquet` for
-  DuckDB).
+- `project`: `harness_registry_source`, loaded by `harness_registry_pipelines.runner.load_source`
+  as the CLI loads it (in `parquet` for DuckDB).
 - `anchor`: what a dlt user would write instead: dlt's declarative `rest_api` source with its stock
   `PageNumberPaginator`, one resource per registry into one `artifacts` table, merged on the natural
   key (`registry_ref`, `name`), loaded with dlt's default file format for DuckDB.
@@ -50,32 +50,27 @@ def resource_name(ref: str) -> str:
 # -- the two sides ----------------------------------------------------------------------------
 
 
-def project_source(args: argparse.Namespace) -> tuple[Any, str | None, dict[str, Any]]:
-    """This project's source, the CLI's loader file format for DuckDB, and a finisher."""
-    from harness_registry import RunReport, harness_registry_source
-    from harness_registry_pipelines.cli import LOADER_FILE_FORMATS
+def project_side(args: argparse.Namespace, pipeline: Any) -> tuple[str | None, dict[str, Any]]:
+    """Loads with this project's runner, as the CLI does: its file format for the destination."""
+    from harness_registry_pipelines.runner import load_source, loader_file_format
 
-    report = RunReport()
-    source = harness_registry_source(
-        registries=args.registry,
-        api_key=args.api_key,
-        base_url=args.base_url,
-        page_size=args.page_size,
-        concurrency=args.concurrency,
-        requests_per_minute=args.requests_per_minute,
-        report=report,
-    )
-
-    def finish() -> dict[str, Any]:
-        return {
-            "client_requests": report.requests,
-            "client_throttled": report.throttled,
-            "reported_rows_loaded": report.rows_loaded,
-            "registry_failures": {r.ref: r.error for r in report.failures},
-            "wasted_requests": sum(r.wasted_requests for r in report.registries.values()),
-        }
-
-    return source, LOADER_FILE_FORMATS["duckdb"], {"finish": finish}
+    options = {
+        "registries": args.registry,
+        "api_key": args.api_key,
+        "base_url": args.base_url,
+        "page_size": args.page_size,
+        "concurrency": args.concurrency,
+        "requests_per_minute": args.requests_per_minute,
+    }
+    report, _info = load_source(pipeline, options)
+    figures = {
+        "client_requests": report.requests,
+        "client_throttled": report.throttled,
+        "reported_rows_loaded": report.rows_loaded,
+        "registry_failures": {r.ref: r.error for r in report.failures},
+        "wasted_requests": sum(r.wasted_requests for r in report.registries.values()),
+    }
+    return loader_file_format(pipeline.destination.destination_name), figures
 
 
 def anchor_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,21 +117,18 @@ def anchor_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def anchor_source(args: argparse.Namespace) -> tuple[Any, str | None, dict[str, Any]]:
-    """dlt's `rest_api` source; `None` leaves the file format to dlt (its stock behaviour)."""
+def anchor_side(args: argparse.Namespace, pipeline: Any) -> tuple[str | None, dict[str, Any]]:
+    """dlt's `rest_api` source, loaded in dlt's default file format (its stock behaviour)."""
     from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
     from dlt.sources.rest_api import rest_api_source
 
     source = rest_api_source(anchor_config(args), name="harness_registry_rest_api")
+    pipeline.run(source)
     default = inspect.signature(PageNumberPaginator).parameters["stop_after_empty_page"].default
-
-    def finish() -> dict[str, Any]:
-        return {"paginator_stop_after_empty_page_default": default}
-
-    return source, None, {"finish": finish}
+    return None, {"paginator_stop_after_empty_page_default": default}
 
 
-SIDES = {"project": project_source, "anchor": anchor_source}
+SIDES = {"project": project_side, "anchor": anchor_side}
 
 
 # -- one run ----------------------------------------------------------------------------------
@@ -191,11 +183,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pipelines_dir=str(workdir / "pipelines"),
         progress=None,
     )
-    extras: dict[str, Any] = {}
+    figures: dict[str, Any] = {}
+    file_format: str | None = None
     started = time.perf_counter()
     try:
-        source, file_format, extras = SIDES[args.side](args)
-        pipeline.run(source, loader_file_format=file_format)
+        file_format, figures = SIDES[args.side](args, pipeline)
         result["ok"] = True
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"[:2000]
@@ -207,8 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     capabilities = pipeline.destination.capabilities()
     result["loader_file_format"] = file_format or capabilities.preferred_loader_file_format
     result["loader_file_format_source"] = "explicit" if file_format else "dlt default"
-    if "finish" in extras:
-        result.update(extras["finish"]())
+    result.update(figures)
     try:
         counts = count_rows(db_path)
     except Exception as exc:

@@ -1,14 +1,13 @@
-"""Command line for the Harness Artifact Registry connector: `run` for cron, `demo` to try it.
+"""Command line for the Harness Artifact Registry connector: `run` for cron, `demo` to try it,
+`report` to read what is loaded.
 
-    python pipelines/harness_registry_pipeline.py run [--registry REF ...] [--destination NAME] ...
+    harness-registry run [--registry REF ...] [--destination NAME] ...
     python pipelines/harness_registry_pipeline.py demo
 
 Settings come from dlt's config (`.dlt/config.toml`, `.dlt/secrets.toml`, environment variables);
-flags override them for one run. The API key is read from dlt's config only, never from a flag.
-
-Exit codes: 0 loaded; 1 the run failed and nothing new was committed; 2 bad configuration or input,
-found before any request; 3 some registries failed, the others were loaded; 4 another run holds the
-lock; 130 interrupted.
+flags override them for one run. The `run` flags are derived from the source's declared options
+(`harness_registry.options.OPTIONS`). The API key is read from dlt's config only, never from a flag.
+The loading itself is `harness_registry_pipelines.runner.run_pipeline`.
 """
 
 import argparse
@@ -21,164 +20,231 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
-
-from harness_registry import (
-    ConfigError,
-    HarnessRegistryError,
-    RunReport,
-    harness_registry_source,
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
 )
+
+from harness_registry import ConfigError, HarnessRegistryError, RunReport
+from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS
 from harness_registry_pipelines.demo_figures import print_demo_figures
-from harness_registry_pipelines.reports import print_reports, report_names
-from harness_registry_pipelines.runlock import RunLock, RunLockHeld
+from harness_registry_pipelines.reports import (
+    DEFAULT_DAYS,
+    DEFAULT_TOP,
+    FORMATS,
+    print_reports,
+    report_names,
+)
+from harness_registry_pipelines.runlock import RunLockHeld
+from harness_registry_pipelines.runner import (
+    DEFAULTS,
+    LOADER_FILE_FORMATS,
+    PIPELINE_SECTION,
+    PipelineSettings,
+    pipeline_settings,
+    run_pipeline,
+)
+
+__all__ = [
+    "DEFAULTS",
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "LOADER_FILE_FORMATS",
+    "describe",
+    "main",
+]
+
+# dlt's configuration errors a user can fix: a missing key, a value of the wrong type
+ConfigurationError = ConfigFieldMissingException | ConfigValueCannotBeCoercedException
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
-PIPELINE_SECTION = "harness_registry_pipeline"
-DEFAULTS = {
-    "pipeline_name": "harness_registry",
-    "destination": "duckdb",
-    "dataset_name": "harness",
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    EXIT_OK: "loaded",
+    EXIT_FAILED: "the run failed and nothing new was committed",
+    EXIT_CONFIG: "bad configuration or input, found before any request",
+    EXIT_PARTIAL: "some registries failed and the others were loaded",
+    EXIT_LOCKED: "another run of the same pipeline holds the lock",
+    EXIT_INTERRUPTED: "interrupted; nothing of the run was committed",
 }
+DEMO_DUCKDB = "harness_registry.duckdb"
+VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
 
-# Load file format per destination. dlt's default for DuckDB (insert_values) builds huge SQL strings
-# and peaks at gigabytes of memory on 100k rows; parquet loads the same rows in a fraction of the time
-# and memory. Destinations not listed keep dlt's default for them. Not csv for PostgreSQL: COPY reads
-# an unquoted empty field as NULL, so empty strings (Docker's `uuid`, the key's `artifact_type`)
-# would not survive.
-LOADER_FILE_FORMATS = {"duckdb": "parquet", "motherduck": "parquet"}
 
-logger = logging.getLogger("harness_registry")
+def help_epilog() -> str:
+    """Exit codes and where the API key goes, for the end of `--help`."""
+    codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+    return (
+        f"exit codes:\n{codes}\n\n"
+        f"API key: api_key under {CONFIG_SECTION} in .dlt/secrets.toml, or the environment\n"
+        f"variable {ENV_PREFIX}API_KEY (never a flag: it would show in ps and shell history)."
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --verbose is accepted before and after the command; SUPPRESS keeps a subcommand's parser from
+    # resetting a --verbose given before it
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
+    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="harness_registry_pipeline.py",
-        description="Load Harness Artifact Registry artifacts with dlt.",
+        description="Load Harness Artifact Registry artifacts with dlt, and report on them.",
+        epilog=help_epilog(),
+        formatter_class=formatter,
     )
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="load artifacts into the destination")
-    _add_destination_flags(run)
-    run.add_argument("--registry", action="append", metavar="REF", help="registry ref (repeatable)")
-    run.add_argument(
-        "--space", action="append", metavar="REF", help="space whose registries to read"
+    run = commands.add_parser(
+        "run",
+        parents=[verbose],
+        help="load artifacts into the destination",
+        description=(
+            "Load the artifacts of the configured registries into the destination. Each flag\n"
+            f"overrides the key of the same name under {CONFIG_SECTION} in .dlt/config.toml\n"
+            f"(or {ENV_PREFIX}<KEY>) for this run; lists may be TOML or JSON lists,\n"
+            "or comma-separated in the environment."
+        ),
+        epilog=help_epilog(),
+        formatter_class=formatter,
     )
-    run.add_argument("--package-type", action="append", metavar="TYPE", help="with --space")
-    run.add_argument("--base-url", metavar="URL")
-    run.add_argument("--page-size", type=int, metavar="N")
-    run.add_argument("--artifact-type", choices=["model", "dataset"])
-    run.add_argument("--search-term", metavar="S")
-    run.add_argument("--label", action="append", metavar="L", help="keep artifacts with this label")
-    run.add_argument("--concurrency", type=int, metavar="N")
-    run.add_argument("--requests-per-minute", type=float, metavar="N")
-    run.add_argument("--mode", choices=["incremental", "snapshot"])
+    _add_destination_flags(run)
+    for option in OPTIONS:
+        if option.flag:
+            run.add_argument(
+                option.flag,
+                dest=option.name,
+                type=option.flag_type,
+                action="append" if option.repeatable else "store",
+                metavar=option.metavar,
+                help=_help(option.help, option.default_text, repeatable=option.repeatable),
+            )
     run.add_argument(
         "--lock-timeout",
-        type=float,
+        type=_seconds,
         default=0,
         metavar="SECONDS",
-        help="wait this long for a concurrent run to finish (default: exit at once)",
+        help=_help(
+            "wait this long for another run of the same pipeline to finish, then exit 4", "0"
+        ),
     )
 
-    report = commands.add_parser("report", help="print the SQL reports over the loaded tables")
+    report = commands.add_parser(
+        "report",
+        parents=[verbose],
+        help="print the SQL reports over the loaded tables",
+        description="Print the SQL reports over the tables a run loaded.",
+        formatter_class=formatter,
+    )
     _add_destination_flags(report)
-    report.add_argument("--format", choices=["table", "csv", "json"], default="table")
     report.add_argument(
-        "--days", type=int, default=30, metavar="N", help="window of the time reports"
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help=_help("output format", "table"),
     )
     report.add_argument(
-        "--top", type=int, default=10, metavar="N", help="rows of the top downloads"
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        metavar="N",
+        help=_help("window of the reports over time, in days", str(DEFAULT_DAYS)),
     )
     report.add_argument(
-        "--report", action="append", choices=report_names(), metavar="NAME", help="only this report"
+        "--top",
+        type=int,
+        default=DEFAULT_TOP,
+        metavar="N",
+        help=_help("rows of the top-downloads report", str(DEFAULT_TOP)),
+    )
+    report.add_argument(
+        "--report",
+        action="append",
+        choices=report_names(),
+        metavar="NAME",
+        help=_help(
+            f"only this report, one of: {', '.join(report_names())}", "all", repeatable=True
+        ),
     )
 
-    demo = commands.add_parser("demo", help="load the bundled emulator's data into a local DuckDB")
-    demo.add_argument("--duckdb", default="harness_registry.duckdb", metavar="FILE")
+    demo = commands.add_parser(
+        "demo",
+        parents=[verbose],
+        help="load the bundled emulator's data into a local DuckDB",
+        description="Start the bundled API emulator and load its data into a local DuckDB file.",
+        formatter_class=formatter,
+    )
+    demo.add_argument(
+        "--duckdb",
+        default=DEMO_DUCKDB,
+        metavar="FILE",
+        help=_help("the DuckDB file to write", DEMO_DUCKDB),
+    )
     return parser
 
 
+def _help(text: str, default: str, repeatable: bool = False) -> str:
+    """One line of flag help ending with the default; `%` escaped for argparse."""
+    more = "repeatable; " if repeatable else ""
+    return f"{text} ({more}default: {default})".replace("%", "%%")
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return seconds
+
+
 def _add_destination_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--destination", metavar="NAME", help="any dlt destination (default duckdb)"
-    )
-    parser.add_argument("--dataset", metavar="NAME", help="dataset (schema) name")
-    parser.add_argument("--pipeline-name", metavar="NAME")
-
-
-def pipeline_settings(args: argparse.Namespace) -> dict[str, str]:
-    """Pipeline name, destination and dataset: flags, else `[harness_registry_pipeline]`, else defaults."""
-    settings = {}
-    for key, flag in (
-        ("pipeline_name", "pipeline_name"),
-        ("destination", "destination"),
-        ("dataset_name", "dataset"),
+    for flag, key, text in (
+        ("--destination", "destination", "any dlt destination by name, e.g. postgres"),
+        ("--dataset", "dataset_name", "the dataset (schema) name"),
+        ("--pipeline-name", "pipeline_name", "dlt's pipeline name; it also names the run lock"),
     ):
-        value = getattr(args, flag, None) or dlt.config.get(f"{PIPELINE_SECTION}.{key}", str)
-        settings[key] = value or DEFAULTS[key]
-    return settings
+        default = f"{key} under [{PIPELINE_SECTION}], else {DEFAULTS[key]}"
+        parser.add_argument(flag, dest=key, metavar="NAME", help=_help(text, default))
+
+
+def settings_from(args: argparse.Namespace) -> PipelineSettings:
+    """Pipeline name, destination and dataset from the flags, else config, else defaults."""
+    return pipeline_settings(
+        pipeline_name=args.pipeline_name,
+        destination=args.destination,
+        dataset_name=args.dataset_name,
+    )
 
 
 def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Source arguments given as flags; the rest is resolved by dlt from config."""
-    flags = {
-        "registries": args.registry,
-        "spaces": args.space,
-        "package_types": args.package_type,
-        "base_url": args.base_url,
-        "page_size": args.page_size,
-        "artifact_type": args.artifact_type,
-        "search_term": args.search_term,
-        "labels": args.label,
-        "concurrency": args.concurrency,
-        "requests_per_minute": args.requests_per_minute,
-        "mode": args.mode,
-    }
-    return {key: value for key, value in flags.items() if value is not None}
-
-
-def load(
-    settings: dict[str, str],
-    source_args: dict[str, Any],
-    report: RunReport,
-    refresh: str | None = None,
-) -> Any:
-    """Builds the pipeline and the source and runs one load; returns dlt's `LoadInfo`."""
-    pipeline = dlt.pipeline(
-        pipeline_name=settings["pipeline_name"],
-        destination=settings["destination"],
-        dataset_name=settings["dataset_name"],
-        progress="log" if sys.stderr.isatty() else None,
-    )
-    source = harness_registry_source(**source_args, report=report)
-    if pipeline.has_pending_data:
-        # A run was killed after extracting: its package (data and state) is complete on disk.
-        # `pipeline.run` would only finish it and skip this run's data, so finish it first.
-        logger.warning("finishing the load package of an interrupted run first")
-        pipeline.normalize()
-        pipeline.load()
-    destination_type = pipeline.destination.destination_name if pipeline.destination else ""
-    file_format = LOADER_FILE_FORMATS.get(destination_type)
-    return pipeline.run(source, loader_file_format=file_format, refresh=refresh)
+    """Source options given as flags; the others are resolved by dlt from config."""
+    given = {option.name: getattr(args, option.name, None) for option in OPTIONS if option.flag}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def command_run(args: argparse.Namespace) -> int:
-    settings = pipeline_settings(args)
-    report = RunReport()
+    settings = settings_from(args)
     started = time.monotonic()
-    with RunLock(settings["pipeline_name"], timeout=args.lock_timeout):
-        load(settings, source_overrides(args), report)
-    print_summary(report, settings, time.monotonic() - started)
-    return exit_code(report)
+    run = run_pipeline(
+        settings,
+        source_overrides(args),
+        lock_timeout=args.lock_timeout,
+        progress="log" if sys.stderr.isatty() else None,
+    )
+    print_summary(run.report, settings, time.monotonic() - started)
+    return exit_code(run.report)
 
 
 def exit_code(report: RunReport) -> int:
     return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
-def print_summary(report: RunReport, settings: dict[str, str], seconds: float) -> None:
+def print_summary(report: RunReport, settings: PipelineSettings, seconds: float) -> None:
     """Rows per registry, requests and time, on stdout; failures named with their reason."""
     out = sys.stdout
     registries = sorted(report.registries.values(), key=lambda r: r.ref)
@@ -217,12 +283,9 @@ def command_demo(args: argparse.Namespace) -> int:
 
     duckdb_path = str(Path(args.duckdb).resolve())
     os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = duckdb_path
-    settings = {
-        "pipeline_name": "harness_registry_demo",
-        "destination": "duckdb",
-        "dataset_name": "harness",
-    }
-    report = RunReport()
+    settings = PipelineSettings(
+        pipeline_name="harness_registry_demo", destination="duckdb", dataset_name="harness"
+    )
     started = time.monotonic()
     # every demo starts from scratch: no state or half-done package of an earlier demo
     dlt.pipeline(pipeline_name=settings["pipeline_name"]).drop()
@@ -233,20 +296,20 @@ def command_demo(args: argparse.Namespace) -> int:
             for registry in emulator.dataset()["registries"]
             if not registry.get("forbidden") and not registry.get("deleted")
         ]
-        source_args = {
+        source_options = {
             "registries": readable,
             "base_url": emulator.base_url,
             "api_key": emulator.api_key,
         }
         # and from an empty dataset, so figures do not pile up across runs
-        load(settings, source_args, report, refresh="drop_sources")
-    print_summary(report, settings, time.monotonic() - started)
+        run = run_pipeline(settings, source_options, refresh="drop_sources")
+    print_summary(run.report, settings, time.monotonic() - started)
     print_demo_figures(duckdb_path, settings["dataset_name"])
-    return exit_code(report)
+    return exit_code(run.report)
 
 
 def command_report(args: argparse.Namespace) -> int:
-    settings = pipeline_settings(args)
+    settings = settings_from(args)
     return print_reports(
         settings, output_format=args.format, days=args.days, top=args.top, names=args.report
     )
@@ -260,7 +323,7 @@ def root_cause(error: BaseException) -> BaseException:
     innermost = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, HarnessRegistryError | ConfigFieldMissingException):
+        if isinstance(current, HarnessRegistryError | ConfigurationError):
             return current
         innermost = current
         current = getattr(current, "exception", None) or current.__cause__ or current.__context__
@@ -273,13 +336,21 @@ def describe(error: BaseException) -> tuple[str, int]:
     if isinstance(cause, ConfigFieldMissingException):
         if "api_key" in cause.fields:
             return (
-                "no API key: set api_key under [sources.harness_registry] in .dlt/secrets.toml "
-                "or export SOURCES__HARNESS_REGISTRY__API_KEY",
+                f"no API key: set api_key under {CONFIG_SECTION} in .dlt/secrets.toml "
+                f"or export {ENV_PREFIX}API_KEY",
                 EXIT_CONFIG,
             )
         fields = ", ".join(cause.fields)
         return (
             f"missing configuration {fields} for {cause.spec_name}: set it in .dlt/secrets.toml or the environment",
+            EXIT_CONFIG,
+        )
+    if isinstance(cause, ConfigValueCannotBeCoercedException):
+        # the value is not shown: the field may be a credential
+        type_name = getattr(cause.hint, "__name__", str(cause.hint))
+        return (
+            f"configuration: {cause.field_name} is not a valid {type_name}: fix it in "
+            ".dlt/config.toml or the environment",
             EXIT_CONFIG,
         )
     if isinstance(cause, ConfigError):
@@ -305,16 +376,18 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
     configure_logging(args.verbose)
     commands = {"run": command_run, "demo": command_demo, "report": command_report}
     try:
         return commands[args.command](args)
     except RunLockHeld as held:
-        print(f"error: {held}", file=sys.stderr)
+        hint = "" if held.waited else ". Use --lock-timeout SECONDS to wait for it"
+        print(f"error: {held}{hint}", file=sys.stderr)
         return EXIT_LOCKED
     except KeyboardInterrupt:
         print("interrupted: nothing of this run was committed", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:
         if args.verbose:
             raise

@@ -42,7 +42,6 @@ were loaded and committed, as the CLI exits 3 then; the retry reads only what mo
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from datetime import timedelta
@@ -63,12 +62,8 @@ from dlt.common.known_env import DLT_DATA_DIR, DLT_LOCAL_DIR
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from harness_registry import RunReport, harness_registry_source
-from harness_registry_pipelines.cli import (
-    EXIT_CONFIG,
-    LOADER_FILE_FORMATS,
-    describe,
-    pipeline_settings,
-)
+from harness_registry_pipelines.cli import EXIT_CONFIG, describe
+from harness_registry_pipelines.runner import loader_file_format, pipeline_settings
 
 DAG_ID = "harness_registry"
 
@@ -172,7 +167,7 @@ with DAG(
         wipe_local_data=True,
         use_task_logger=True,
     )
-    settings = pipeline_settings(argparse.Namespace())
+    settings = pipeline_settings()
     pipeline = dlt.pipeline(
         pipeline_name=settings["pipeline_name"],
         destination=settings["destination"],
@@ -183,7 +178,7 @@ with DAG(
         pipeline,
         load_run.source,
         decompose="none",
-        loader_file_format=LOADER_FILE_FORMATS.get(pipeline.destination.destination_name),
+        loader_file_format=loader_file_format(pipeline.destination.destination_name),
         on_before_run=load_run.check_destination,
     )
     load_run.wrap(load_task)

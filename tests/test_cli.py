@@ -6,7 +6,7 @@ import threading
 import duckdb
 import pytest
 
-from conftest import cli_env, readable_registries, registry_args, run_cli
+from conftest import artifact_requests, cli_env, readable_registries, registry_args, run_cli
 from harness_registry_pipelines.runlock import RunLock
 
 
@@ -133,14 +133,16 @@ def test_unreachable_server_is_one_line(tmp_path, emulator):
     assert "Traceback" not in result.stderr
 
 
-def test_verbose_shows_the_traceback(emulator, tmp_path):
-    result = run_cli(
-        "--verbose",
-        "run",
-        "--registry",
-        "acme/shared-docker",
-        env=cli_env(emulator, tmp_path, "bad-key"),
-    )
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--verbose", "run", "--registry", "acme/shared-docker"],
+        ["run", "--registry", "acme/shared-docker", "--verbose"],
+    ],
+    ids=["before-the-command", "after-the-command"],
+)
+def test_verbose_shows_the_traceback(emulator, tmp_path, argv):
+    result = run_cli(*argv, env=cli_env(emulator, tmp_path, "bad-key"))
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert "bad-key" not in result.stderr + result.stdout
@@ -161,3 +163,56 @@ def test_an_overlapping_run_exits_4_with_a_clear_message_or_waits(emulator, tmp_
     waited = run_cli("run", "--registry", "acme/shared-docker", "--lock-timeout", "30", env=env)
     assert waited.returncode == 0, waited.stderr
     assert len(emulator.requests_log()) == 1
+
+
+def test_a_run_that_waited_for_the_lock_says_how_long(emulator, tmp_path):
+    env = cli_env(emulator, tmp_path)
+    with RunLock("harness_registry"):
+        blocked = run_cli("run", "--registry", "acme/shared-docker", "--lock-timeout", "2", env=env)
+    assert blocked.returncode == 4
+    assert blocked.stderr == (
+        "error: another run of this pipeline is in progress "
+        f"(lock {tmp_path / 'locks' / 'harness_registry.run.lock'}); waited 2 s for it to finish, "
+        "and left it alone\n"
+    )
+    assert emulator.requests_log() == []
+
+
+def test_a_wrong_type_in_the_config_is_a_config_error(emulator, tmp_path):
+    env = cli_env(emulator, tmp_path)
+    env["SOURCES__HARNESS_REGISTRY__PAGE_SIZE"] = "ten"
+    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: configuration: page_size is not a valid int: fix it in .dlt/config.toml or the "
+        "environment\n"
+    )
+    assert emulator.requests_log() == []
+
+
+def test_settings_come_from_the_project_config_files(emulator, tmp_path):
+    """Each key under [sources.harness_registry] of .dlt/config.toml, the key from secrets.toml."""
+    project = tmp_path / "project"
+    (project / ".dlt").mkdir(parents=True)
+    (project / ".dlt" / "config.toml").write_text(
+        "[sources.harness_registry]\n"
+        'registries = ["acme/shared-docker"]\n'
+        f'base_url = "{emulator.base_url}"\n'
+        "page_size = 7\n"
+        'sort_order = "DESC"\n'
+        'search_term = "a"\n'
+        "requests_per_minute = 0\n"
+        "[runtime]\ndlthub_telemetry = false\n"
+    )
+    (project / ".dlt" / "secrets.toml").write_text(
+        f'[sources.harness_registry]\napi_key = "{emulator.api_key}"\n'
+    )
+    env = {"DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb")}
+    result = run_cli("run", env=env, cwd=project)
+    assert result.returncode == 0, result.stderr
+    requests = artifact_requests(emulator, "acme/shared-docker")
+    assert requests
+    for request in requests:
+        assert request["query"]["size"] == ["7"]
+        assert request["query"]["sort_order"] == ["DESC"]
+        assert request["query"]["search_term"] == ["a"]

@@ -23,21 +23,12 @@ from .errors import (
     PagingError,
     RegistryError,
 )
-from .options import SourceOptions, StrList, validate_api_key
+from .options import API_KEY, SourceOptions, validate_api_key, with_option_arguments
 from .paginator import PageIndexPaginator
 from .report import RegistryResult, RunReport
 from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
 from .rows import ARTIFACT_COLUMN_HINTS, SNAPSHOT_MARKER_NAME
-from .settings import (
-    ARTIFACT_PRIMARY_KEY,
-    DEFAULT_BASE_URL,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_PAGE_SIZE,
-    DEFAULT_REQUESTS_PER_MINUTE,
-    DEFAULT_SORT_FIELD,
-    DEFAULT_SORT_ORDER,
-    REGISTRY_PRIMARY_KEY,
-)
+from .settings import ARTIFACT_PRIMARY_KEY, REGISTRY_PRIMARY_KEY
 
 # incremental: upsert what moved. snapshot: dlt's scd2 keeps every version of every row, and retires
 # the artifacts missing from a registry, but only in registries this load read completely (their
@@ -67,43 +58,21 @@ __all__ = [
 
 
 @dlt.source(name="harness_registry", max_table_nesting=1)
+@with_option_arguments
 def harness_registry_source(
-    registries: StrList = None,
-    api_key: str = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
-    spaces: StrList = None,
-    package_types: StrList = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    artifact_type: str | None = None,
-    search_term: str | None = None,
-    labels: StrList = None,
-    sort_field: str = DEFAULT_SORT_FIELD,
-    sort_order: str = DEFAULT_SORT_ORDER,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
-    mode: str = "incremental",
-    report: RunReport | None = None,
+    *, report: RunReport | None = None, **settings: Any
 ) -> Sequence[DltResource]:
     """Harness Artifact Registry artifacts, configured under `[sources.harness_registry]`.
 
+    Takes one keyword argument per setting of `harness_registry.options.OPTIONS`, listed below;
+    each one not passed is resolved by dlt from `.dlt/config.toml`, `.dlt/secrets.toml` (`api_key`)
+    or `SOURCES__HARNESS_REGISTRY__<KEY>`. Lists may also be given as a JSON list or a
+    comma-separated string.
+
+    Example:
+        source = harness_registry_source(registries=["acme/docker-prod"], page_size=200)
+
     Args:
-        registries: registry refs: `ACCOUNT/REG`, `ACCOUNT/ORG/REG` or `ACCOUNT/ORG/PROJECT/REG`.
-            Lists may also be given as a JSON list or a comma-separated string.
-        api_key: a Harness personal access or service account token (a secret).
-        base_url: `https://app.harness.io` or a self-managed server; plain http only to loopback.
-        spaces: spaces (`ACCOUNT`, `ACCOUNT/ORG`, `ACCOUNT/ORG/PROJECT`) whose registries, and those of
-            every space below, are read too.
-        package_types: with `spaces`, only registries of these package types (e.g. `DOCKER`).
-        page_size: rows per request.
-        artifact_type: `model` or `dataset`, for Hugging Face registries only.
-        search_term: case-sensitive substring of the artifact name.
-        labels: keep artifacts carrying any of these labels (filtered on the client too).
-        sort_field: `name`, the only order without ties (others are refused: they lose rows).
-        sort_order: `ASC` or `DESC`.
-        concurrency: requests in flight at most (registries and pages read side by side).
-        requests_per_minute: client-side rate limit shared by all requests; 0 for none.
-        mode: `incremental` (load what moved since each registry's cursor) or `snapshot` (read
-            everything, keep a full history with dlt's scd2 and retire deleted artifacts).
         report: filled in with per-registry figures and failures, for the caller to print.
 
     Returns:
@@ -113,21 +82,8 @@ def harness_registry_source(
     Raises:
         ConfigError: a setting is invalid; raised before any request.
     """
-    options = SourceOptions.validate(
-        base_url=base_url,
-        registries=registries,
-        spaces=spaces,
-        page_size=page_size,
-        concurrency=concurrency,
-        requests_per_minute=requests_per_minute,
-        sort_field=sort_field,
-        sort_order=sort_order,
-        artifact_type=artifact_type,
-        search_term=search_term,
-        labels=labels,
-        package_types=package_types,
-        mode=mode,
-    )
+    api_key = settings.pop(API_KEY.name)
+    options = SourceOptions.validate(**settings)
     api_key = validate_api_key(api_key)
     report = report if report is not None else RunReport()
     client = HarnessClient(

@@ -1,0 +1,158 @@
+"""Runs the Harness Artifact Registry pipeline: the entry point the CLI, the Airflow DAG and the bench
+share, so that all of them load the same way.
+
+Example:
+    from harness_registry_pipelines.runner import pipeline_settings, run_pipeline
+
+    run = run_pipeline(
+        pipeline_settings(destination="postgres", dataset_name="harness"),
+        source_options={"registries": ["acme/docker-prod"], "page_size": 200},
+        lock_timeout=60,
+    )
+    print(run.report.rows_loaded, [r.ref for r in run.report.failures])
+"""
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+
+from harness_registry import RunReport, harness_registry_source
+from harness_registry_pipelines.runlock import RunLock
+
+# dlt config section of the pipeline settings: `[harness_registry_pipeline]` in .dlt/config.toml or
+# HARNESS_REGISTRY_PIPELINE__<KEY> in the environment.
+PIPELINE_SECTION = "harness_registry_pipeline"
+# Not `harness_registry` for the dataset: DuckDB names the catalog after the file
+# harness_registry.duckdb, and a schema of the same name makes `harness_registry.artifacts` ambiguous.
+DEFAULTS = {
+    "pipeline_name": "harness_registry",
+    "destination": "duckdb",
+    "dataset_name": "harness",
+}
+
+# Load file format per destination. dlt's default for DuckDB (insert_values) builds huge SQL strings
+# and peaks at gigabytes of memory on 100k rows; parquet loads the same rows in a fraction of the time
+# and memory. Destinations not listed keep dlt's default for them. Not csv for PostgreSQL: COPY reads
+# an unquoted empty field as NULL, so empty strings (Docker's `uuid`, the key's `artifact_type`)
+# would not survive.
+LOADER_FILE_FORMATS = {"duckdb": "parquet", "motherduck": "parquet"}
+
+logger = logging.getLogger("harness_registry")
+
+
+class PipelineSettings(TypedDict):
+    """Which dlt pipeline loads where: the pipeline's name, the destination and the dataset."""
+
+    pipeline_name: str
+    destination: str
+    dataset_name: str
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """What one run did: the source's per-registry report and dlt's load info."""
+
+    settings: PipelineSettings
+    report: RunReport
+    load_info: LoadInfo
+
+
+def pipeline_settings(
+    pipeline_name: str | None = None,
+    destination: str | None = None,
+    dataset_name: str | None = None,
+) -> PipelineSettings:
+    """Each setting as given, else from `[harness_registry_pipeline]` in dlt's config, else `DEFAULTS`.
+
+    Example:
+        pipeline_settings(destination="postgres")
+        # {"pipeline_name": "harness_registry", "destination": "postgres", "dataset_name": "harness"}
+    """
+    given = {
+        "pipeline_name": pipeline_name,
+        "destination": destination,
+        "dataset_name": dataset_name,
+    }
+    resolved = {
+        key: value or dlt.config.get(f"{PIPELINE_SECTION}.{key}", str) or DEFAULTS[key]
+        for key, value in given.items()
+    }
+    return PipelineSettings(**resolved)
+
+
+def loader_file_format(destination_name: str) -> str | None:
+    """The load file format for a destination type (`duckdb`), or None for dlt's default."""
+    return LOADER_FILE_FORMATS.get(destination_name)
+
+
+def load_source(
+    pipeline: dlt.Pipeline,
+    source_options: Mapping[str, Any] | None = None,
+    *,
+    refresh: str | None = None,
+) -> tuple[RunReport, LoadInfo]:
+    """Builds the source (options not given are resolved by dlt from config) and runs one load on
+    `pipeline`, in the file format of its destination; returns the report and dlt's load info.
+
+    A package left by a run that was killed after extracting is loaded first: `pipeline.run` would
+    only finish that package and skip this run's data.
+
+    Raises:
+        ConfigError, ConfigFieldMissingException: bad or missing settings, before any request.
+        PipelineStepFailed: dlt could not extract, normalize or load; nothing new was committed.
+    """
+    report = RunReport()
+    source = harness_registry_source(**(source_options or {}), report=report)
+    if pipeline.has_pending_data:
+        logger.warning("finishing the load package of an interrupted run first")
+        pipeline.normalize()
+        pipeline.load()
+    destination = pipeline.destination.destination_name if pipeline.destination else ""
+    info = pipeline.run(source, loader_file_format=loader_file_format(destination), refresh=refresh)
+    return report, info
+
+
+def run_pipeline(
+    settings: PipelineSettings | None = None,
+    source_options: Mapping[str, Any] | None = None,
+    *,
+    refresh: str | None = None,
+    lock_timeout: float | None = None,
+    progress: str | None = None,
+) -> PipelineRun:
+    """Runs one load of the pipeline and returns its report and load info.
+
+    Args:
+        settings: pipeline name, destination and dataset; `pipeline_settings()` when None.
+        source_options: source settings by option name (`harness_registry.options.OPTIONS`) that
+            override dlt's config for this run.
+        refresh: dlt's refresh mode, e.g. `drop_sources` to start from an empty dataset.
+        lock_timeout: hold the pipeline's run lock, waiting this many seconds for another run to
+            finish; None for no lock (a scheduler that never overlaps runs).
+        progress: dlt's progress collector (`log`, `tqdm`, ...), None for none.
+
+    Raises:
+        RunLockHeld: another run holds the lock, still after `lock_timeout`.
+    """
+    settings = settings or pipeline_settings()
+    lock = (
+        RunLock(settings["pipeline_name"], timeout=lock_timeout)
+        if lock_timeout is not None
+        else None
+    )
+    with lock or contextlib.nullcontext():
+        # created under the lock: a pipeline restores its state from the working folder, which a
+        # concurrent run may still be changing
+        pipeline = dlt.pipeline(
+            pipeline_name=settings["pipeline_name"],
+            destination=settings["destination"],
+            dataset_name=settings["dataset_name"],
+            progress=progress,
+        )
+        report, info = load_source(pipeline, source_options, refresh=refresh)
+    return PipelineRun(settings=settings, report=report, load_info=info)
