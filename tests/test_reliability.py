@@ -26,7 +26,7 @@ def registry_of_type(emulator, package_type: str) -> str:
 
 def cursor_state(pipeline, ref: str):
     resources = pipeline.state["sources"]["harness_registry"]["resources"]
-    return resources["artifacts"]["cursors"][ref]["incremental"]["last_value"]
+    return resources["artifacts"]["cursors"][ref]["last_value"]
 
 
 TRANSIENT_FAULTS = {

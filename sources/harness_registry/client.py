@@ -1,22 +1,31 @@
 """The HTTP client: API-key auth, the shared rate limit, retries with jittered backoff, and errors.
 
-Built on dlt's `requests` helper `Client` (thread-local sessions, tenacity retries configured from dlt's
-runtime settings `RUNTIME__REQUEST_MAX_ATTEMPTS`, `RUNTIME__REQUEST_BACKOFF_FACTOR`,
-`RUNTIME__REQUEST_MAX_RETRY_DELAY`, `RUNTIME__REQUEST_TIMEOUT`). What it adds:
+Plain `requests` and `tenacity`, owned here outright:
 
-- every attempt, retries included, passes the shared `RateLimiter` and is counted;
-- backoff is exponential with full jitter, since Harness's 429 carries no `Retry-After`;
-- a 200 whose body is cut off, is not JSON or says `"status": "FAILURE"`/`"ERROR"` is retried like a
-  5xx: parsed as an empty page it would silently end a registry early;
-- final failures become one-line `HarnessRegistryError`s that name the cause and never the key.
+- `RetrySettings` comes from dlt's runtime configuration (`RUNTIME__REQUEST_MAX_ATTEMPTS`,
+  `RUNTIME__REQUEST_BACKOFF_FACTOR`, `RUNTIME__REQUEST_MAX_RETRY_DELAY`, `RUNTIME__REQUEST_TIMEOUT`),
+  resolved through dlt's public `resolve_configuration`;
+- `RetryingHttp` keeps one `requests.Session` per thread (sessions are not thread-safe), all sharing
+  one `CountingRateLimitedAdapter`, so every attempt, retries included, passes the shared
+  `RateLimiter` and is counted; every request carries the timeout and follows no redirect;
+- an attempt is retried on 429, on 500 unless it is a soft-deleted registry, on 501-599, on a
+  transient connection error (not a TLS failure), and on a 200 whose body is cut off, is not JSON or
+  says `"status": "FAILURE"`/`"ERROR"`: parsed as an empty page it would silently end a registry early;
+- the wait before a retry is the answer's `Retry-After` (seconds or an HTTP date) when it has one,
+  capped by the maximum retry delay, else exponential backoff with full jitter (Harness's 429 carries
+  no `Retry-After`, and clients throttled together should not retry together);
+- after the last attempt its answer is returned and `HarnessClient` turns it into one-line
+  `HarnessRegistryError`s that name the cause and never the key.
 See docs/harness-api.md#errors and docs/harness-api.md#rate-limits for what the server sends.
 """
 
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,19 +33,13 @@ from urllib.parse import urlsplit
 import requests
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import RuntimeConfiguration
-from dlt.sources.helpers.requests.retry import (
-    DEFAULT_RETRY_EXCEPTIONS,
-    Client,
-    retry_if_predicate,
-    retry_if_status,
-)
-from dlt.sources.helpers.requests.session import Session
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from tenacity import (
+    RetryCallState,
     Retrying,
-    retry_any,
     retry_if_exception,
+    retry_if_result,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -47,16 +50,54 @@ from .settings import DELETED_REGISTRY_MESSAGE
 
 logger = logging.getLogger(__name__)
 
-# 500 is retried only when it is not a soft-deleted registry (see `_should_retry`).
-RETRY_STATUSES = (429, *range(501, 600))
+# 500 is retried only when it is not a soft-deleted registry (see `should_retry`).
+RETRY_STATUSES = frozenset((429, *range(501, 600)))
+# Errors of a connection that may work on the next try; an `SSLError` (a `ConnectionError` too) is
+# excluded in `is_transient`: a certificate that failed verification stays failed.
+TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 _BODY_CACHE = "_harness_json_body"
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How often and how patiently a request is tried.
+
+    Args:
+        max_attempts: attempts in all, the first included.
+        backoff_factor: multiplier of the exponential backoff, in seconds.
+        max_delay: longest wait between two attempts, in seconds (also caps `Retry-After`).
+        timeout: seconds to wait for a connection and for each read.
+
+    Example:
+        settings = RetrySettings.from_runtime_config()  # honours RUNTIME__REQUEST_* settings
+    """
+
+    max_attempts: int = 5
+    backoff_factor: float = 1.0
+    max_delay: float = 300.0
+    timeout: float = 60.0
+
+    @classmethod
+    def from_runtime_config(cls) -> "RetrySettings":
+        """The settings of dlt's `[runtime]` section (config files or `RUNTIME__REQUEST_*` env)."""
+        config = resolve_configuration(RuntimeConfiguration())
+        return cls(
+            max_attempts=int(config.request_max_attempts),
+            backoff_factor=float(config.request_backoff_factor),
+            max_delay=float(config.request_max_retry_delay),
+            timeout=float(config.request_timeout),
+        )
 
 
 class ApiKeyAuth(AuthBase):
     """Sets `x-api-key` on each prepared request.
 
-    The key lives only here: dlt logs request headers it was given, and an auth object's header is
-    added after that, so the key is never logged. `repr` masks it.
+    The key lives only here, never in a session's or a request's own headers, so nothing that logs
+    those sees it. `repr` masks it.
     """
 
     def __init__(self, api_key: str) -> None:
@@ -114,77 +155,153 @@ def bad_success_body(response: requests.Response) -> str | None:
     return None
 
 
-def _is_transient(exception: BaseException) -> bool:
-    # An SSLError is a ConnectionError, but a certificate that failed verification stays failed.
-    return isinstance(exception, DEFAULT_RETRY_EXCEPTIONS) and not isinstance(
+def is_transient(exception: BaseException) -> bool:
+    """A connection error worth another attempt."""
+    return isinstance(exception, TRANSIENT_ERRORS) and not isinstance(
         exception, requests.exceptions.SSLError
     )
 
 
-def _should_retry(response: requests.Response | None, exception: BaseException | None) -> bool:
-    if response is None:
-        return False
-    if response.status_code == 200:
+def should_retry(response: requests.Response) -> bool:
+    """An answer worth another attempt: throttled, a passing server fault, or an unusable 200."""
+    status = response.status_code
+    if status in RETRY_STATUSES:
+        return True
+    if status == 200:
         return bad_success_body(response) is not None
-    if response.status_code == 500:
+    if status == 500:
         return DELETED_REGISTRY_MESSAGE not in response.text
     return False
 
 
-class RetryingClient(Client):
-    """dlt's retrying `Client` with a rate-limited, counting adapter and jittered backoff."""
+def retry_after_seconds(response: requests.Response, now: datetime) -> float | None:
+    """The wait a `Retry-After` header asks for (delay seconds or an HTTP date), None without one.
 
-    def __init__(self, limiter: RateLimiter, max_connections: int) -> None:
-        super().__init__(
-            raise_for_status=False,
-            status_codes=RETRY_STATUSES,
-            retry_condition=_should_retry,
-            respect_retry_after_header=True,
+    Example:
+        retry_after_seconds(response_with("Retry-After: 7"), now)  # 7.0
+    """
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; `-0000` parses as naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class RetryAfterOrJitteredBackoff:
+    """A tenacity wait: the answer's `Retry-After`, capped by `max_delay`, else full-jitter backoff.
+
+    Args:
+        backoff_factor: multiplier of the exponential backoff, in seconds.
+        max_delay: longest wait, in seconds.
+        now: the current time (tests inject a fixed one).
+    """
+
+    def __init__(
+        self,
+        backoff_factor: float,
+        max_delay: float,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        # Full jitter: clients throttled together do not retry together.
+        self._backoff = wait_random_exponential(multiplier=backoff_factor, max=max_delay)
+        self._max_delay = max_delay
+        self._now = now
+
+    def __call__(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            asked = retry_after_seconds(outcome.result(), self._now())
+            if asked is not None:
+                return min(asked, self._max_delay)
+        return float(self._backoff(state))
+
+
+class RetryingHttp:
+    """Sends GET requests with retries, through per-thread sessions sharing one counting adapter.
+
+    Args:
+        adapter: the transport every attempt goes through (counts attempts, applies the rate limit).
+        settings: attempts, backoff and timeout; dlt's runtime configuration when not given.
+        sleep: how to wait between attempts (tests inject one that records the waits).
+        now: the current time, for `Retry-After` dates.
+
+    Example:
+        http = RetryingHttp(CountingRateLimitedAdapter(RateLimiter(400)))
+        response = http.get("https://app.harness.io/...", {"page": 0}, ApiKeyAuth(key))
+    """
+
+    def __init__(
+        self,
+        adapter: CountingRateLimitedAdapter,
+        settings: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.adapter = adapter
+        self.settings = settings or RetrySettings.from_runtime_config()
+        self._sleep = sleep
+        self._wait = RetryAfterOrJitteredBackoff(
+            self.settings.backoff_factor, self.settings.max_delay, now
         )
-        self._adapter = CountingRateLimitedAdapter(limiter, pool_maxsize=max_connections)
-        self.update_from_config(resolve_configuration(RuntimeConfiguration()))
+        self._local = threading.local()
 
     @property
-    def adapter(self) -> CountingRateLimitedAdapter:
-        return self._adapter  # type: ignore[return-value]
-
-    def _make_session(self) -> Session:
-        session = Session(**self._session_kwargs)  # type: ignore[arg-type]
-        session.mount("http://", self._adapter)
-        session.mount("https://", self._adapter)
-        kwargs = self._retry_kwargs
-        retrying = Retrying(
-            # Full jitter: clients throttled together do not retry together.
-            wait=wait_random_exponential(
-                multiplier=kwargs["backoff_factor"], max=kwargs["max_delay"]
-            ),
-            retry=retry_any(
-                retry_if_status(kwargs["status_codes"]),
-                retry_if_exception(_is_transient),
-                retry_if_predicate(kwargs["condition"]),
-            ),
-            stop=stop_after_attempt(kwargs["max_attempts"]),
-            reraise=True,
-            # After the last attempt return its response; `HarnessClient` turns it into an error.
-            retry_error_callback=lambda state: state.outcome.result(),
-            before_sleep=_log_retry,
-        )
-        session.send = retrying.wraps(session.send)  # type: ignore[method-assign]
+    def session(self) -> requests.Session:
+        """This thread's session, made on first use."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.mount("http://", self.adapter)
+            session.mount("https://", self.adapter)
+            self._local.session = session
         return session
 
-    @property
-    def max_attempts(self) -> int:
-        return int(self._retry_kwargs["max_attempts"])
+    def get(self, url: str, params: dict[str, Any], auth: AuthBase) -> requests.Response:
+        """GETs `url`, retrying as the module describes; returns the last answer, or raises the
+        last connection error."""
+        retrying = Retrying(
+            wait=self._wait,
+            retry=retry_if_result(should_retry) | retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.settings.max_attempts),
+            sleep=self._sleep,
+            reraise=True,
+            # After the last attempt return its answer; `HarnessClient` turns it into an error.
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+            before_sleep=_log_retry,
+        )
+        # No redirects: requests would forward x-api-key to wherever a 3xx points. The session's
+        # `request` (not `send`) also applies REQUESTS_CA_BUNDLE and proxy settings of the environment.
+        return retrying(
+            lambda: self.session.get(
+                url,
+                params=params,
+                auth=auth,
+                allow_redirects=False,
+                timeout=self.settings.timeout,
+            )
+        )
 
 
-def _log_retry(state: Any) -> None:
+def _log_retry(state: RetryCallState) -> None:
     outcome = state.outcome
+    if outcome is None:
+        return
     what = (
         type(outcome.exception()).__name__
         if outcome.failed
         else f"HTTP {outcome.result().status_code}"
     )
-    logger.info(f"retrying after {what} (attempt {state.attempt_number})")
+    wait = state.next_action.sleep if state.next_action else 0.0
+    logger.info(f"retrying after {what} (attempt {state.attempt_number}) in {wait:.2f} s")
 
 
 @dataclass(frozen=True)
@@ -210,6 +327,8 @@ class HarnessClient:
         api_key: personal access or service account token, sent as `x-api-key`.
         requests_per_minute: shared client-side limit, `None` for none.
         max_connections: size of the connection pool (the run's concurrency).
+        http: the retrying sender to use instead of one built from the arguments above (tests pass
+            one over a fake transport).
     """
 
     def __init__(
@@ -218,10 +337,17 @@ class HarnessClient:
         api_key: str,
         requests_per_minute: float | None = None,
         max_connections: int = 4,
+        *,
+        http: RetryingHttp | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._auth = ApiKeyAuth(api_key)
-        self._http = RetryingClient(RateLimiter(requests_per_minute), max_connections)
+        self._http = http or RetryingHttp(
+            CountingRateLimitedAdapter(
+                RateLimiter(requests_per_minute), pool_maxsize=max_connections
+            )
+        )
+        self._max_attempts = self._http.settings.max_attempts
 
     @property
     def requests_sent(self) -> int:
@@ -249,10 +375,7 @@ class HarnessClient:
         url = self.base_url + path
         logger.debug(f"GET {url} {params}")  # the key is a header added by the auth object
         try:
-            # No redirects: requests would forward x-api-key to wherever a 3xx points.
-            response = self._http.session.get(
-                url, params=params, auth=self._auth, allow_redirects=False
-            )
+            response = self._http.get(url, params, self._auth)
         except requests.exceptions.SSLError as exc:
             host = urlsplit(url).netloc
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
@@ -266,7 +389,7 @@ class HarnessClient:
         except requests.exceptions.Timeout as exc:
             raise RegistryError(
                 subject,
-                f"no answer within the timeout after {self._http.max_attempts} attempts "
+                f"no answer within the timeout after {self._max_attempts} attempts "
                 f"({type(exc).__name__}); raise RUNTIME__REQUEST_TIMEOUT or retry later",
             ) from None
         except (
@@ -280,7 +403,7 @@ class HarnessClient:
                 ) from None
             raise RegistryError(
                 subject,
-                f"the connection to {host} failed {self._http.max_attempts} times "
+                f"the connection to {host} failed {self._max_attempts} times "
                 f"({_short_reason(exc)}); retry later",
             ) from None
         return self._check(response, subject)
@@ -293,7 +416,7 @@ class HarnessClient:
                 return ApiAnswer(json_body(response), _served_at(response))
             raise RegistryError(
                 subject,
-                f"the server answered 200 with {problem} {self._http.max_attempts} times; retry later",
+                f"the server answered 200 with {problem} {self._max_attempts} times; retry later",
             )
         message = _server_message(response)
         if 300 <= status < 400:
@@ -327,7 +450,7 @@ class HarnessClient:
         if status == 429 or status >= 500:
             raise RegistryError(
                 subject,
-                f"gave up after {self._http.max_attempts} attempts, last answer {status} "
+                f"gave up after {self._max_attempts} attempts, last answer {status} "
                 f"({message}); retry later or lower requests_per_minute",
             )
         raise RegistryError(subject, f"the server rejected the request ({status}: {message})")

@@ -2,15 +2,26 @@
 
 The API has no "modified since" filter, so every run pages through every registry; the cursor only
 decides which rows are loaded. A single cursor for all registries would be wrong: a registry added to
-the config later would be filtered by the others' cursor and never load in full. So each registry gets
-its own dlt `Incremental`, kept in its own slot of the resource's state
-(`resources.artifacts.cursors.<registry_ref>`), with dlt's own boundary handling (rows equal to the cursor are de-duplicated by primary key).
+the config later would be filtered by the others' cursor and never load in full. So each registry has
+its own cursor, kept as plain values in its own slot of the resource's state
+(`resources.artifacts.cursors.<cursor_key>`, see `cursor_key`):
+
+    {"last_value": "2025-03-01T12:00:00+00:00",   # ISO 8601: the newest last_modified committed
+     "boundary_keys": ["9f2c...", ...],           # key hashes of the rows loaded at last_value
+     "zero_time_keys": ["41d0...", ...],          # key hashes of the rows with no last_modified
+     "scan_started_at": "2025-03-01T12:05:07+00:00"}
+
+A row is loaded when its `last_modified` is at or after the cursor, except a row exactly at the
+cursor that was already loaded there (its key hash is in `boundary_keys`): rows sharing the cursor's
+timestamp are neither lost nor loaded twice. Any row loaded again anyway is merged away by the
+primary key.
 
 Rows whose `lastModified` is Go's zero time have no cursor value. They are loaded when first seen, and
 the state keeps a short hash of their keys so that they are not reloaded on every run.
 
-A registry's cursor moves only when its scan was complete and raced no concurrent change. Otherwise
-the state is put back as it was, so the next run covers whatever this one may have missed.
+Filtering never touches the state. A registry's cursor moves only when its scan was complete and
+raced no concurrent change (`commit`); otherwise (`rollback`) the slot stays as it was, so the next
+run covers whatever this one may have missed.
 
 Offset paging has no snapshot: an artifact can be skipped by a concurrent delete that no
 `itemCount` change reveals (an insert made up for it). Such an artifact changed or appeared after
@@ -18,6 +29,11 @@ the previous scan began, so the cursor never moves past the moment the server an
 *previous* scan's first page (minus a second for clock granularity). Every run thus re-reads what
 changed since the run before last: a few rows, merged away, and an artifact is lost only if races
 skip it in two runs in a row.
+
+Slots written by earlier versions of this source held dlt's `Incremental` state
+(`{"incremental": {"last_value": ..., "unique_hashes": [...]}, ...}`). Their `last_value` is read as
+the cursor, so an upgrade keeps it; their hashes are in dlt's own format and are dropped, so the rows
+at that boundary are loaded once more (and merged away).
 See docs/harness-api.md#paging-traps.
 """
 
@@ -27,41 +43,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
-from dlt.common.time import ensure_pendulum_datetime
-from dlt.extract.incremental import Incremental
 
 from .settings import ARTIFACT_PRIMARY_KEY
 
 CURSOR_COLUMN = "last_modified"
+LAST_VALUE = "last_value"
+BOUNDARY_KEYS = "boundary_keys"
 ZERO_TIME_KEYS = "zero_time_keys"
 SCAN_STARTED_AT = "scan_started_at"
+LEGACY_INCREMENTAL = "incremental"  # the slot of dlt's `Incremental`, written by earlier versions
 CLOCK_MARGIN = timedelta(seconds=1)  # the HTTP Date header has whole seconds
-
-
-class _Pipe:
-    """Stands in for the resource's pipe: `Incremental.bind` takes only its name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-class _RegistryIncremental(Incremental[Any]):
-    """dlt's `Incremental`, keeping its state in one registry's slot instead of the resource's."""
-
-    def use_state(self, state: dict[str, Any]) -> None:
-        if not state:
-            state.update(
-                {
-                    "initial_value": None,
-                    "last_value": None,
-                    "unique_hashes": [],
-                    "start_value": None,
-                }
-            )
-        self.__dict__["_registry_state"] = state
-
-    def get_state(self) -> Any:
-        return self.__dict__["_registry_state"]
 
 
 def cursor_key(registry_ref: str, filters: dict[str, Any]) -> str:
@@ -78,61 +69,109 @@ def _key_hash(row: dict[str, Any]) -> str:
     return hashlib.blake2b(key.encode(), digest_size=9).hexdigest()
 
 
+def _as_datetime(value: Any) -> datetime | None:
+    """A timestamp read from the state: an ISO 8601 string, or a datetime (dlt restores those)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _as_text(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 class RegistryCursor:
     """The incremental filter of one registry for one run.
+
+    Args:
+        resource_name: the resource whose state holds the cursors (`artifacts`).
+        registry_ref: the registry, for example `acme/docker`.
+        filters: the run's row filters (`SourceOptions.row_filters()`); they choose the slot.
+        state: the resource state to keep the cursor in; by default the running resource's
+            `dlt.current.resource_state(resource_name)` (tests pass a plain dict).
 
     Example:
         cursor = RegistryCursor("artifacts", "acme/docker")
         new_rows = cursor.filter(rows)   # for each page
-        cursor.commit() if scan_ok else cursor.rollback()
+        cursor.commit(first_served_at) if scan_ok else cursor.rollback()
     """
 
     def __init__(
-        self, resource_name: str, registry_ref: str, filters: dict[str, Any] | None = None
+        self,
+        resource_name: str,
+        registry_ref: str,
+        filters: dict[str, Any] | None = None,
+        *,
+        state: dict[str, Any] | None = None,
     ) -> None:
-        # Inside the resource's own state, so that dlt's refresh and drop of `artifacts` reset it.
-        cursors = dlt.current.resource_state(resource_name).setdefault("cursors", {})
-        self._state = cursors.setdefault(cursor_key(registry_ref, filters or {}), {})
-        self._saved = copy.deepcopy(self._state)
-        self._incremental = _RegistryIncremental(CURSOR_COLUMN, primary_key=ARTIFACT_PRIMARY_KEY)
-        self._incremental.use_state(self._state.setdefault("incremental", {}))
-        self._incremental.bind(_Pipe(resource_name))  # type: ignore[arg-type]
-        self._zero_time_seen = set(self._state.get(ZERO_TIME_KEYS, []))
+        if state is None:
+            # Inside the resource's own state, so that dlt's refresh and drop of `artifacts` reset it.
+            state = dlt.current.resource_state(resource_name)
+        cursors = state.setdefault("cursors", {})
+        self._slot: dict[str, Any] = cursors.setdefault(cursor_key(registry_ref, filters or {}), {})
+        self._saved = copy.deepcopy(self._slot)
+
+        self._start, start_keys = _read_cursor(self._slot)
+        self._start_keys = frozenset(start_keys)
+        # The newest last_modified seen so far and the keys seen at it; they become the cursor on commit.
+        self._last_value = self._start
+        self._boundary_keys = set(start_keys)
+        self._zero_time_seen = frozenset(self._slot.get(ZERO_TIME_KEYS, []))
         self._zero_time_now: set[str] = set()
 
     def filter(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows to load: those modified since the cursor, and zero-time rows not seen before."""
-        timed = [row for row in rows if row.get(CURSOR_COLUMN) is not None]
         kept: list[dict[str, Any]] = []
-        if timed:
-            kept = self._incremental(timed) or []
         for row in rows:
-            if row.get(CURSOR_COLUMN) is None:
-                key = _key_hash(row)
+            modified = row.get(CURSOR_COLUMN)
+            key = _key_hash(row)
+            if modified is None:
                 self._zero_time_now.add(key)
                 if key not in self._zero_time_seen:
                     kept.append(row)
+                continue
+            if self._start is not None and (
+                modified < self._start or (modified == self._start and key in self._start_keys)
+            ):
+                continue
+            kept.append(row)
+            if self._last_value is None or modified > self._last_value:
+                self._last_value = modified
+                self._boundary_keys = {key}
+            elif modified == self._last_value:
+                self._boundary_keys.add(key)
         return kept
 
     def commit(self, scan_started_at: datetime | None) -> None:
         """Keeps the advanced cursor, but not past the server's clock at the previous scan's first
         page; remembers this scan's, and exactly the zero-time rows of this complete scan."""
-        self._state[ZERO_TIME_KEYS] = sorted(self._zero_time_now)
-        previous_start = self._state.get(SCAN_STARTED_AT)
-        if scan_started_at is not None:
-            self._state[SCAN_STARTED_AT] = scan_started_at
+        previous_start = _as_datetime(self._slot.get(SCAN_STARTED_AT))
         basis = previous_start if previous_start is not None else scan_started_at
-        incremental_state = self._state.get("incremental")
-        if not incremental_state or basis is None:
-            return
-        ceiling = ensure_pendulum_datetime(basis) - CLOCK_MARGIN
-        last_value = incremental_state.get("last_value")
-        if isinstance(last_value, datetime) and last_value > ceiling:
-            incremental_state["last_value"] = ceiling
-            # rows at the old boundary are now above the cursor and are re-checked anyway
-            incremental_state["unique_hashes"] = []
+        last_value, boundary_keys = self._last_value, self._boundary_keys
+        if last_value is not None and basis is not None and last_value > basis - CLOCK_MARGIN:
+            last_value = basis - CLOCK_MARGIN
+            # rows at the old boundary are now above the cursor and are loaded again anyway
+            boundary_keys = set()
+        started_at = scan_started_at if scan_started_at is not None else previous_start
+        self._slot.clear()
+        self._slot.update(
+            {
+                LAST_VALUE: _as_text(last_value),
+                BOUNDARY_KEYS: sorted(boundary_keys),
+                ZERO_TIME_KEYS: sorted(self._zero_time_now),
+                SCAN_STARTED_AT: _as_text(started_at),
+            }
+        )
 
     def rollback(self) -> None:
-        """Puts the state back as it was before this run, so the next run reads from the old cursor."""
-        self._state.clear()
-        self._state.update(self._saved)
+        """Puts the slot back as it was before this run, so the next run reads from the old cursor."""
+        self._slot.clear()
+        self._slot.update(copy.deepcopy(self._saved))
+
+
+def _read_cursor(slot: dict[str, Any]) -> tuple[datetime | None, list[str]]:
+    """The committed cursor and its boundary keys, from a current slot or one of dlt's `Incremental`."""
+    if LAST_VALUE in slot:
+        return _as_datetime(slot[LAST_VALUE]), list(slot.get(BOUNDARY_KEYS, []))
+    legacy = slot.get(LEGACY_INCREMENTAL) or {}
+    return _as_datetime(legacy.get(LAST_VALUE)), []
