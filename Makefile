@@ -3,27 +3,40 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+# The exact versions the test suite last passed on (see `make lock`): a fresh clone installs those,
+# not whatever is newest that day. pyproject.toml keeps the ranges that other installs may use.
+CONSTRAINTS := constraints.txt
+# The newest versions pyproject.toml allows, for `make test-latest` and `make lock`.
+LATEST_VENV := .venv-latest
+# Tests run in parallel, one worker per core; each worker has its own emulator processes.
+PYTEST_ARGS ?= -n auto --dist worksteal
 
-.PHONY: demo test lint format bench test-airflow clean
+define LOCK_HEADER
+# The exact versions the test suite passed on (Python 3.11, Linux). `make test` and `make demo`
+# install with `pip install -c constraints.txt`. Written by `make lock`: do not edit by hand.
+endef
+export LOCK_HEADER
+
+.PHONY: demo test lint format bench test-airflow test-latest lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install -e .
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/python pipelines/harness_registry_pipeline.py demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -36,9 +49,26 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
-# Airflow 3 is large: it gets its own virtualenv, and `make test` leaves it out.
+# Airflow 3 is large: it gets its own virtualenv, and `make test` leaves it out. It installs without
+# constraints.txt: Airflow pins its own dependency tree (its constraints files list ~700 packages per
+# Airflow and Python version), which a lock made for .venv would fight rather than reproduce.
 test-airflow:
 	bash tests/airflow_dag/run_airflow_test.sh
 
+# The suite against the newest dlt, duckdb... that pyproject.toml allows, in its own virtualenv so
+# that .venv stays on the lock. Reinstalls (upgrades) every time it runs.
+test-latest:
+	@test -x $(LATEST_VENV)/bin/python || { $(PYTHON) -m venv $(LATEST_VENV) && echo '*' > $(LATEST_VENV)/.gitignore; }
+	$(LATEST_VENV)/bin/python -m pip --disable-pip-version-check -q install --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip --disable-pip-version-check -q install --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(LATEST_VENV)/bin/python -c 'from importlib.metadata import version as v; print("testing with dlt", v("dlt"), "duckdb", v("duckdb"))'
+	$(LATEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Move the lock to the newest versions, only once the suite passed on them: `make lock`, then review
+# and commit the diff of constraints.txt. .venv follows on the next `make test`.
+lock: test-latest
+	{ echo "$$LOCK_HEADER"; $(LATEST_VENV)/bin/python -m pip --disable-pip-version-check freeze --exclude-editable; } > $(CONSTRAINTS)
+	@echo "$(CONSTRAINTS) now holds the versions the suite passed on in $(LATEST_VENV)"
+
 clean:
-	rm -rf $(VENV) .venv-airflow .pytest_cache *.egg-info
+	rm -rf $(VENV) $(LATEST_VENV) .venv-airflow .pytest_cache *.egg-info

@@ -61,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     # serve_forever runs in a thread so that the main thread can wait for signals and then
-    # call shutdown(), which would deadlock if called from the serving thread.
-    serving = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
+    # call shutdown(), which would deadlock if called from the serving thread. shutdown() waits
+    # for the serving loop's next poll: a short interval makes the process stop in milliseconds.
+    serving = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="serve", daemon=True
+    )
     serving.start()
     print(f"harness-emulator listening on {server.base_url}", flush=True)
     while not stop.wait(0.5):

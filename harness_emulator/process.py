@@ -60,7 +60,10 @@ class EmulatorProcess:
             "--latency-ms": latency_ms,
             "--rate-limit-per-minute": rate_limit_per_minute,
         }
-        self.command = [sys.executable, "-m", "harness_emulator"]
+        # The emulator needs only the standard library (and PYTHONPATH, set in start(), finds
+        # it): -S skips `site`, the virtualenv's .pth files and editable-install finders, which
+        # is a good part of the start-up time of a process that tests start many times.
+        self.command = [sys.executable, "-S", "-m", "harness_emulator"]
         for flag, value in options.items():
             if value is not None:
                 self.command += [flag, str(value)]

@@ -1,10 +1,11 @@
-"""Shared fixtures: a real emulator process per test, isolated dlt pipelines, and helpers that run the
-source or the CLI against it."""
+"""Shared fixtures: a real emulator process in a clean state for each test, isolated dlt
+pipelines, and helpers that run the source or the CLI against it."""
 
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,95 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+class SharedEmulator(EmulatorProcess):
+    """A default emulator process that tests use one after another, in a clean state each time.
+
+    Faults, triggers, latency, the rate limit and the request log can be reset over the control
+    endpoints. Changes to the data cannot be undone, so this process notes every control call that
+    may change the data (a mutation, a trigger, any call it does not know) and is then replaced.
+    """
+
+    # Control calls whose effect `reset()` undoes; any other call except a GET may change the data.
+    RESETTABLE_CALLS = frozenset(
+        {
+            ("POST", "reset-log"),
+            ("POST", "config"),
+            ("POST", "faults"),
+            ("DELETE", "faults"),
+            ("DELETE", "triggers"),
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data_may_have_changed = False
+
+    def control(self, method: str, endpoint: str, payload: Any = None, **query: str) -> Any:
+        if method != "GET" and (method, endpoint) not in self.RESETTABLE_CALLS:
+            self.data_may_have_changed = True
+        return super().control(method, endpoint, payload, **query)
+
+    @property
+    def reusable(self) -> bool:
+        """Still running (a test may have stopped it) and holding the seeded data unchanged."""
+        return bool(self.base_url) and self.returncode is None and not self.data_may_have_changed
+
+    def reset(self) -> None:
+        """Back to the state of a new process: no faults or triggers, no latency or rate limit,
+        an empty request log."""
+        self.clear_faults()
+        self.clear_triggers()
+        self.set_config(latency_ms=0.0, rate_limit_per_minute=None)
+        self.reset_log()
+
+
+class EmulatorLender:
+    """Hands each test the shared emulator, reset, or a new one when the last test changed it.
+
+    A spare process starts in the background while tests run, so that replacing a changed
+    emulator costs no start-up wait; the replaced one stops in the background too.
+    """
+
+    def __init__(self) -> None:
+        self._current: SharedEmulator | None = None
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-lender")
+        self._spare = self._start_spare()
+
+    def _start_spare(self) -> Future[SharedEmulator]:
+        return self._background.submit(lambda: SharedEmulator().start())
+
+    def lend(self) -> SharedEmulator:
+        current = self._current
+        if current is None or not current.reusable:
+            if current is not None:
+                self._background.submit(current.stop)
+            current = self._current = self._spare.result()
+            self._spare = self._start_spare()
+        current.reset()
+        return current
+
+    def close(self) -> None:
+        spare = self._spare.result()
+        self._background.shutdown(wait=True)
+        for process in (self._current, spare):
+            if process is not None:
+                process.stop()
+        self._current = None
+
+
+@pytest.fixture(scope="session")
+def emulator_lender() -> Iterator[EmulatorLender]:
+    lender = EmulatorLender()
+    yield lender
+    lender.close()
+
+
 @pytest.fixture
-def emulator() -> Iterator[EmulatorProcess]:
-    """A fresh emulator process with the default seeded data, so tests may mutate it freely."""
-    with EmulatorProcess() as process:
-        yield process
+def emulator(emulator_lender: EmulatorLender) -> EmulatorProcess:
+    """An emulator process with the default seeded data and nothing else set, so tests may mutate
+    it freely: a process shared with earlier tests that left it unchanged (after a reset of its
+    faults, triggers, configuration and request log), or a new one."""
+    return emulator_lender.lend()
 
 
 @pytest.fixture
