@@ -33,6 +33,7 @@ API_PREFIXES = ("/gateway/har/api/v1/", "/har/api/v1/")
 DEFAULT_PAGE_SIZE = 10
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _INT64_MAX = 2**63 - 1
+_ENCODED_REF_VERSIONS = re.compile(r"([^/]+)/(artifact/[^/]+/\+/versions)")
 
 Query = dict[str, list[str]]
 
@@ -106,7 +107,12 @@ def match_route(raw_path: str) -> Route | None:
 
 def _scoped_ref(tail: str) -> tuple[str, str] | None:
     """The decoded ref and what follows it."""
-    if "/+/" in tail:
+    encoded_ref_versions = _ENCODED_REF_VERSIONS.fullmatch(tail)
+    if encoded_ref_versions:
+        # `a%2Fb/artifact/NAME/+/versions`: an encoded ref, and `/+` only after the artifact.
+        raw_ref, suffix = encoded_ref_versions.group(1), encoded_ref_versions.group(2)
+        segments = [raw_ref]
+    elif "/+/" in tail:
         raw_ref, _, suffix = tail.partition("/+/")
         segments = raw_ref.split("/")
     else:
