@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", choices=("default", "bench"), default="default")
     parser.add_argument("--bench-registries", type=int, default=8, metavar="N")
     parser.add_argument("--bench-artifacts", type=int, default=8000, metavar="N")
+    parser.add_argument(
+        "--bench-versions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="versions of every bench artifact (default: 1-4 each)",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, metavar="F")
     parser.add_argument(
         "--rate-limit-per-minute", type=int, default=None, metavar="N", help="0 or absent: none"
@@ -50,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             bench_registries=args.bench_registries,
             bench_artifacts=args.bench_artifacts,
+            bench_versions=args.bench_versions,
         )
     except ValueError as exc:
         parser.error(str(exc))

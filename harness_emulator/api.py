@@ -1,5 +1,6 @@
-"""The two list routes of the HAR API, with the open-source server's routing, paging, sorting
-and error quirks. Pure request-in, response-out: no sockets here."""
+"""The list routes of the HAR API (artifacts, registries, versions of one artifact), with the
+open-source server's routing, paging, sorting and error quirks. Pure request-in, response-out:
+no sockets here."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ from .responses import (
     text_response,
     unauthorized,
 )
+from .versions import VERSION_SORT_FIELDS
 
 # The public docs' base and the gateway base that Harness's CLI and Terraform provider use.
 API_PREFIXES = ("/gateway/har/api/v1/", "/har/api/v1/")
 DEFAULT_PAGE_SIZE = 10
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _INT64_MAX = 2**63 - 1
+_ENCODED_REF_VERSIONS = re.compile(r"([^/]+)/(artifact/[^/]+/\+/versions)")
 
 Query = dict[str, list[str]]
 
@@ -41,8 +44,9 @@ class BadParameter(Exception):
 
 @dataclass(frozen=True)
 class Route:
-    resource: str  # "artifacts" or "registries"
+    resource: str  # "artifacts", "registries" or "versions"
     ref: str  # the registry ref or space ref, decoded
+    artifact: str | None = None  # the artifact whose versions are listed, decoded
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,9 @@ class Paging:
 
 
 def match_route(raw_path: str) -> Route | None:
-    """Match `/har/api/v1/registry/REF/+/artifacts` or `/har/api/v1/spaces/REF/+/registries`,
-    or their fully URL-encoded forms without `/+` (`registry/a%2Fb/artifacts`)."""
+    """Match `/har/api/v1/registry/REF/+/artifacts`, `/har/api/v1/spaces/REF/+/registries` and
+    `/har/api/v1/registry/REF/+/artifact/NAME/+/versions`, or their fully URL-encoded forms
+    without `/+` (`registry/a%2Fb/artifacts`). NAME is one segment: a `/` in it is encoded."""
     for prefix in API_PREFIXES:
         if raw_path.startswith(prefix):
             rest = raw_path[len(prefix) :]
@@ -86,22 +91,47 @@ def match_route(raw_path: str) -> Route | None:
         return None
     for collection, resource in (("registry/", "artifacts"), ("spaces/", "registries")):
         if rest.startswith(collection):
-            ref = _scoped_ref(rest[len(collection) :], resource)
-            return None if ref is None else Route(resource, ref)
+            scoped = _scoped_ref(rest[len(collection) :])
+            if scoped is None:
+                return None
+            ref, suffix = scoped
+            if suffix == resource:
+                return Route(resource, ref)
+            if resource == "artifacts":
+                artifact = _versions_artifact(suffix)
+                if artifact is not None:
+                    return Route("versions", ref, artifact)
+            return None
     return None
 
 
-def _scoped_ref(tail: str, resource: str) -> str | None:
-    if "/+/" in tail:
+def _scoped_ref(tail: str) -> tuple[str, str] | None:
+    """The decoded ref and what follows it."""
+    encoded_ref_versions = _ENCODED_REF_VERSIONS.fullmatch(tail)
+    if encoded_ref_versions:
+        # `a%2Fb/artifact/NAME/+/versions`: an encoded ref, and `/+` only after the artifact.
+        raw_ref, suffix = encoded_ref_versions.group(1), encoded_ref_versions.group(2)
+        segments = [raw_ref]
+    elif "/+/" in tail:
         raw_ref, _, suffix = tail.partition("/+/")
         segments = raw_ref.split("/")
     else:
         # Without `/+` the ref must be one path segment: slashes in it must be encoded.
         raw_ref, _, suffix = tail.partition("/")
         segments = [raw_ref]
-    if suffix != resource or not raw_ref:
+    if not raw_ref:
         return None
-    return "/".join(unquote(segment) for segment in segments)
+    return "/".join(unquote(segment) for segment in segments), suffix
+
+
+def _versions_artifact(suffix: str) -> str | None:
+    """The artifact of `artifact/NAME/+/versions` (or `artifact/NAME/versions`), decoded."""
+    if not suffix.startswith("artifact/"):
+        return None
+    raw_name, _, tail = suffix[len("artifact/") :].partition("/")
+    if not raw_name or tail not in ("+/versions", "versions"):
+        return None
+    return unquote(raw_name)
 
 
 def _first(query: Query, name: str) -> str | None:
@@ -125,6 +155,19 @@ def _int_param(query: Query, name: str) -> int | None:
             f'strconv.ParseInt: parsing "{raw}": value out of range'
         )
     return value
+
+
+def _refuse_artifact_type(artifact_type: str | None, package_type: str) -> Response | None:
+    """`artifact_type` is for Hugging Face registries only, and only `model` or `dataset`."""
+    if artifact_type is None:
+        return None
+    if package_type != HUGGINGFACE:
+        return error_response(
+            400, f"artifact type {artifact_type} is not supported for package type {package_type}"
+        )
+    if artifact_type not in ARTIFACT_TYPES:
+        return error_response(400, f"invalid artifact type: {artifact_type}")
+    return None
 
 
 def _success(data: dict[str, object]) -> Response:
@@ -154,6 +197,9 @@ class HarApi:
         try:
             if route.resource == "artifacts":
                 return self.list_artifacts(route.ref, query)
+            if route.resource == "versions":
+                assert route.artifact is not None
+                return self.list_versions(route.ref, route.artifact, query)
             return self.list_registries(route.ref, query)
         except BadParameter as exc:
             return text_response(400, str(exc))
@@ -172,15 +218,9 @@ class HarApi:
             if registry.deleted:
                 return error_response(500, "Failed to find repo: resource not found")
             artifact_type = _first(query, "artifact_type")
-            if artifact_type is not None:
-                if registry.package_type != HUGGINGFACE:
-                    return error_response(
-                        400,
-                        f"artifact type {artifact_type} is not supported for package type "
-                        f"{registry.package_type}",
-                    )
-                if artifact_type not in ARTIFACT_TYPES:
-                    return error_response(400, f"invalid artifact type: {artifact_type}")
+            refused = _refuse_artifact_type(artifact_type, registry.package_type)
+            if refused is not None:
+                return refused
             if paging.limit == 0:
                 return _divide_by_zero()
             sort_field = _first(query, "sort_field")
@@ -205,6 +245,51 @@ class HarApi:
             )
             response.served_page = ServedPage(registry.path, paging.served_page)
             return response
+
+    def list_versions(self, ref: str, name: str, query: Query) -> Response:
+        """GET /registry/{ref}/+/artifact/{name}/+/versions. Registry checks as for artifacts,
+        then the artifact lookup (404), then the page. `deleted` is accepted and ignored."""
+        paging = Paging.from_query(query)
+        with self.dataset.lock:
+            registry = self.dataset.find_registry(ref)
+            if registry is None:
+                return error_response(400, f"registry not found: {ref}")
+            if registry.forbidden:
+                return error_response(403, "forbidden")
+            if paging.negative:
+                return error_response(400, "page and size must be non-negative")
+            if registry.deleted:
+                return error_response(500, "Failed to find repo: resource not found")
+            artifact_type = _first(query, "artifact_type")
+            refused = _refuse_artifact_type(artifact_type, registry.package_type)
+            if refused is not None:
+                return refused
+            artifacts = self.dataset.find_artifacts(registry, name, artifact_type)
+            if not artifacts:
+                # The image lookup's store.ErrResourceNotFound, answered as the spec's 404.
+                return error_response(404, "resource not found")
+            if paging.limit == 0:
+                return _divide_by_zero()
+            sort_field = _first(query, "sort_field")
+            rows, item_count = self.dataset.query_versions(
+                registry,
+                artifacts,
+                search_term=_first(query, "search_term") or "",
+                sort_field=sort_field if sort_field in VERSION_SORT_FIELDS else "createdAt",
+                descending=_first(query, "sort_order") == "DESC",
+                offset=paging.offset,
+                limit=paging.limit,
+            )
+        # No served_page: triggers fire on artifact listings only.
+        return _success(
+            {
+                "artifactVersions": rows,
+                "itemCount": item_count,
+                "pageCount": paging.page_count(item_count),
+                "pageIndex": paging.page_index,
+                "pageSize": paging.limit,
+            }
+        )
 
     def list_registries(self, space: str, query: Query) -> Response:
         """GET /spaces/{space}/+/registries; unlike artifacts, itemCount here is exact."""

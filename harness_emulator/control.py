@@ -109,5 +109,7 @@ class ControlEndpoints:
         return {"triggers": []}
 
     def _dataset(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
+        """`?registry=PATH` narrows to one registry; `?versions=1` adds every artifact's versions."""
         registry = query.get("registry", [None])[0]
-        return self.state.dataset.ground_truth(registry)
+        versions = query.get("versions", ["0"])[0] not in ("", "0", "false")
+        return self.state.dataset.ground_truth(registry, versions=versions)

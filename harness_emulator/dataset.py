@@ -1,8 +1,8 @@
 """The in-memory registry store: spaces, registries, artifacts, and the list queries over them.
 
 Rows are rendered on demand from compact records, so a bench dataset of 100,000 artifacts stays
-small. Versions are not stored one by one: the list endpoint only ever shows the newest version,
-its update time and (for itemCount) how many versions there are.
+small. An artifact's versions (versions.py) are generated on first read from its figures (newest
+version, its update time, how many there are) unless the scenario built them up front.
 The server behaviour it reproduces is described in docs/harness-api.md.
 """
 
@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .versions import MAPPED_PACKAGE_TYPES, Version, derive_versions, render_version_rows
 
 # Go's zero time.Time in epoch milliseconds: what the server prints for a missing timestamp.
 GO_ZERO_TIME_MS = -62135596800000
@@ -52,6 +54,7 @@ class Artifact:
         "quarantined",
         "updated_ms",
         "version_count",
+        "versions",
     )
 
     def __init__(
@@ -90,6 +93,9 @@ class Artifact:
         # Fields a newer server build sends that this emulator does not model (SaaS runs newer code).
         self.extra_fields = extra_fields
         self.deleted = False
+        # In creation order; None until first read (see Dataset.versions_of). Once set,
+        # version_count is len(versions) and the newest update is latest_version's.
+        self.versions: list[Version] | None = None
 
 
 @dataclass(eq=False)
@@ -211,7 +217,37 @@ class Dataset:
         # Derived from the artifact's id rather than stored, to keep bench records small.
         return str(uuid.uuid5(self._uuid_namespace, f"artifact/{artifact.aid}"))
 
+    def version_uuid(self, artifact: Artifact, version: Version) -> str:
+        return str(uuid.uuid5(self._uuid_namespace, f"version/{artifact.aid}/{version.name}"))
+
     # -- lookups ----------------------------------------------------------------------------
+
+    def find_artifacts(
+        self, registry: Registry, name: str, artifact_type: str | None
+    ) -> list[Artifact]:
+        """The listed artifacts called `name`: on Hugging Face without `artifact_type`, a model
+        and a dataset of the same name are both found (their versions are listed together)."""
+        return [
+            artifact
+            for artifact in registry.visible_artifacts()
+            if artifact.name == name and artifact_type in (None, artifact.artifact_type)
+        ]
+
+    def versions_of(self, registry: Registry, artifact: Artifact) -> list[Version]:
+        """The artifact's versions, generated from its figures on first read."""
+        if artifact.versions is None:
+            artifact.versions = derive_versions(
+                self.seed,
+                artifact.aid,
+                registry.package_type,
+                count=artifact.version_count,
+                latest_version=artifact.latest_version,
+                last_modified_ms=artifact.last_modified_ms,
+                created_ms=artifact.created_ms,
+                quarantined=artifact.quarantined,
+            )
+            artifact.version_count = len(artifact.versions)
+        return artifact.versions
 
     def find_registry(self, ref: str) -> Registry | None:
         """The registry at `ref` (deleted or not), or None when it or its space does not exist."""
@@ -270,7 +306,67 @@ class Dataset:
         row["uuid"] = registry.uuid
         return row
 
+    def render_version(
+        self, registry: Registry, artifact: Artifact, version: Version
+    ) -> list[dict[str, Any]]:
+        """The rows of one version: one, or one per quarantine record for non-tag versions."""
+        # Most types count downloads per version; the latest one's is the artifact's figure.
+        latest = not registry.tag_based and version.name == artifact.latest_version
+        return render_version_rows(
+            package_type=registry.package_type,
+            registry_path=registry.path,
+            registry_identifier=registry.identifier,
+            registry_uuid=registry.uuid,
+            artifact_name=artifact.name,
+            artifact_type=artifact.artifact_type if registry.package_type == HUGGINGFACE else None,
+            version=version,
+            version_uuid=self.version_uuid(artifact, version),
+            downloads=artifact.downloads if latest else version.downloads,
+        )
+
     # -- list queries -------------------------------------------------------------------------
+
+    def query_versions(
+        self,
+        registry: Registry,
+        artifacts: list[Artifact],
+        *,
+        search_term: str,
+        sort_field: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of version rows and itemCount, which counts versions, not rows.
+
+        The page is cut from the versions first and quarantine records joined after, so a
+        version with two records fills two rows and a page can hold more than `limit` rows.
+        """
+        with self.lock:
+            matches = [
+                (artifact, version)
+                for artifact in artifacts
+                for version in self.versions_of(registry, artifact)
+                if search_term in version.name
+            ]
+            keys: dict[str, Callable[[tuple[Artifact, Version]], Any]] = {
+                "name": lambda pair: pair[1].name,
+                "lastModified": lambda pair: pair[1].updated_ms,
+                # Downloads come from another table: every row ties, the order is random.
+                "downloadsCount": lambda pair: 0,
+                "createdAt": lambda pair: pair[1].created_ms,
+            }
+            ordered = sort_without_tiebreaker(matches, keys[sort_field], descending)
+            page = ordered[offset : offset + limit]
+            if registry.package_type not in MAPPED_PACKAGE_TYPES:
+                # The row mapper skips types it does not handle; the count does not.
+                return [], len(matches)
+            rows = [
+                row
+                for artifact, version in page
+                for row in self.render_version(registry, artifact, version)
+            ]
+            return rows, len(matches)
 
     def query_artifacts(
         self,
@@ -366,8 +462,14 @@ class Dataset:
 
     # -- ground truth -----------------------------------------------------------------------
 
-    def ground_truth(self, registry_path: str | None = None) -> dict[str, Any]:
-        """Every registry with its flags, and every listable artifact row in creation order."""
+    def ground_truth(
+        self, registry_path: str | None = None, *, versions: bool = False
+    ) -> dict[str, Any]:
+        """Every registry with its flags, and every listable artifact row in creation order.
+
+        With `versions`, also every listed artifact's versions (`version_truth`): generating
+        them for a large bench dataset takes a while, so they are asked for explicitly.
+        """
         with self.lock:
             selected = [
                 registry
@@ -399,7 +501,36 @@ class Dataset:
                 artifacts[registry.path] = [
                     self.render_artifact(registry, artifact) for artifact in visible
                 ]
-            return {"registries": registries, "artifacts": artifacts}
+            truth: dict[str, Any] = {"registries": registries, "artifacts": artifacts}
+            if versions:
+                truth["versions"] = {
+                    registry.path: [
+                        self.version_truth(registry, artifact)
+                        for artifact in registry.visible_artifacts()
+                    ]
+                    for registry in selected
+                }
+            return truth
+
+    def version_truth(self, registry: Registry, artifact: Artifact) -> dict[str, Any]:
+        """An artifact's versions in creation order: each with its exact `size_bytes`, its
+        quarantine records and `row`, the (first) row the list shows for it."""
+        return {
+            "name": artifact.name,
+            "artifactType": artifact.artifact_type,
+            "versions": [
+                {
+                    "name": version.name,
+                    "size_bytes": version.size_bytes,
+                    "created_ms": version.created_ms,
+                    "updated_ms": version.updated_ms,
+                    "untagged": version.untagged,
+                    "quarantine_reasons": list(version.quarantine_reasons),
+                    "row": self.render_version(registry, artifact, version)[0],
+                }
+                for version in self.versions_of(registry, artifact)
+            ],
+        }
 
 
 def _in_scope(registry_parent: str, space: str, scope: str) -> bool:

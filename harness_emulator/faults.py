@@ -33,12 +33,14 @@ class FaultRuleError(ValueError):
 
 @dataclass
 class FaultRule:
-    """One rule. It applies to requests whose raw path contains `match` and whose `page` query
-    parameter equals `page` (each only when set): it lets the first `skip` of them through,
-    then hits the next `times` (None: every one)."""
+    """One rule. It applies to requests whose raw path contains `match`, whose `page` query
+    parameter equals `page` and, with `artifact`, that list the versions of the artifact of that
+    (decoded) name, however the client encoded it (each only when set): it lets the first
+    `skip` of them through, then hits the next `times` (None: every one)."""
 
     kind: str
     match: str | None = None
+    artifact: str | None = None
     page: int | None = None
     times: int | None = 1
     skip: int = 0
@@ -69,6 +71,8 @@ class FaultRule:
             raise FaultRuleError("'times' must be a positive integer or null (always)")
         if not isinstance(rule.skip, int) or rule.skip < 0:
             raise FaultRuleError("'skip' must be a non-negative integer")
+        if rule.artifact is not None and not isinstance(rule.artifact, str):
+            raise FaultRuleError("'artifact' must be an artifact name")
         if not isinstance(rule.seconds, (int, float)) or rule.seconds < 0:
             raise FaultRuleError("'seconds' must be a non-negative number")
         return rule
@@ -80,8 +84,12 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.times is not None and self.hits >= self.times
 
-    def matches(self, raw_path: str, query: dict[str, list[str]]) -> bool:
+    def matches(
+        self, raw_path: str, query: dict[str, list[str]], artifact: str | None = None
+    ) -> bool:
         if self.match is not None and self.match not in raw_path:
+            return False
+        if self.artifact is not None and self.artifact != artifact:
             return False
         if self.page is not None:
             pages = query.get("page")
@@ -114,15 +122,18 @@ class FaultBook:
         with self._lock:
             return [rule.to_json() for rule in self._rules]
 
-    def take(self, raw_path: str, query: dict[str, list[str]]) -> FaultRule | None:
-        """The rule that hits this request, if any; counts the hit or the skip.
+    def take(
+        self, raw_path: str, query: dict[str, list[str]], artifact: str | None = None
+    ) -> FaultRule | None:
+        """The rule that hits this request, if any; counts the hit or the skip. `artifact` is
+        the decoded artifact of a versions request.
 
         The first matching rule with hits left decides: while it still has requests to let
         through, this request is served normally.
         """
         with self._lock:
             for rule in self._rules:
-                if rule.exhausted or not rule.matches(raw_path, query):
+                if rule.exhausted or not rule.matches(raw_path, query, artifact):
                     continue
                 if rule.skipped < rule.skip:
                     rule.skipped += 1

@@ -12,6 +12,7 @@ from typing import Any
 
 from .dataset import HUGGINGFACE, Artifact, Dataset, Registry
 from .scenarios import CREATED_FROM_MS, generate_artifacts
+from .versions import Version
 
 UndoLog = list[Callable[[], None]]
 
@@ -154,16 +155,68 @@ def _delete_artifact(dataset: Dataset, op: dict[str, Any], undo_log: UndoLog) ->
 
 
 def _add_version(dataset: Dataset, op: dict[str, Any], undo_log: UndoLog) -> None:
-    """A push: one more version and, if it is the newest update, a new lastModified."""
+    """A push: one more version and, if it is the newest update, a new lastModified and
+    latestVersion. Pushing an existing name again replaces that version (a moved Docker tag);
+    only a new name adds to the count."""
     registry = _registry(dataset, op)
     artifact = _artifact(registry, op)
-    version = _field(op, "version", str)
+    name = _field(op, "version", str)
     # Without an explicit time the push happens now, which is after every earlier update.
     updated_ms = _field(op, "updated_ms", int, max(_now_ms(), artifact.last_modified_ms + 1))
-    _set(undo_log, artifact, "version_count", artifact.version_count + 1)
+    reasons = _field(op, "quarantine_reasons", list, [])
+    if not all(isinstance(reason, str) for reason in reasons):
+        raise MutationError("quarantine_reasons must be strings")
+    size_bytes = _field(op, "size_bytes", int, 0)
+    if size_bytes < 0:
+        raise MutationError("size_bytes must be >= 0")
+    versions = dataset.versions_of(registry, artifact)
+    version = Version(
+        name=name,
+        created_ms=max([updated_ms, *(v.created_ms + 1 for v in versions)]),
+        updated_ms=updated_ms,
+        size_bytes=size_bytes,
+        file_count=_field(op, "file_count", int, 1),
+        downloads=_field(op, "downloads", int, 0),
+        quarantine_reasons=tuple(reasons),
+        digest_count=_field(op, "digest_count", int, 1),
+        untagged=_field(op, "untagged", bool, False),
+    )
+    kept = [v for v in versions if v.name != name]
+    _set(undo_log, artifact, "versions", [*kept, version])
+    _set(undo_log, artifact, "version_count", len(kept) + 1)
     if updated_ms >= artifact.last_modified_ms:
-        _set(undo_log, artifact, "latest_version", version)
+        _set(undo_log, artifact, "latest_version", name)
         _set(undo_log, artifact, "last_modified_ms", updated_ms)
+    elif artifact.latest_version == name:
+        # The latest version was pushed again with an older time: another one is newest now.
+        _refresh_latest(artifact, undo_log)
+
+
+def _delete_version(dataset: Dataset, op: dict[str, Any], undo_log: UndoLog) -> None:
+    """Deleting the latest version makes the next most recently updated one the latest, and
+    its update time the artifact's lastModified. The last version cannot go: delete the
+    artifact instead."""
+    registry = _registry(dataset, op)
+    artifact = _artifact(registry, op)
+    name = _field(op, "version", str)
+    versions = dataset.versions_of(registry, artifact)
+    kept = [version for version in versions if version.name != name]
+    if len(kept) == len(versions):
+        raise MutationError(f"no version {name!r} of {artifact.name!r} in {registry.path!r}")
+    if not kept:
+        raise MutationError(f"{name!r} is the only version of {artifact.name!r}: delete_artifact")
+    _set(undo_log, artifact, "versions", kept)
+    _set(undo_log, artifact, "version_count", len(kept))
+    _refresh_latest(artifact, undo_log)
+
+
+def _refresh_latest(artifact: Artifact, undo_log: UndoLog) -> None:
+    """latestVersion and lastModified from the versions: the most recently updated one (the
+    one created last among equal times)."""
+    assert artifact.versions
+    newest = max(artifact.versions, key=lambda v: (v.updated_ms, v.created_ms))
+    _set(undo_log, artifact, "latest_version", newest.name)
+    _set(undo_log, artifact, "last_modified_ms", newest.updated_ms)
 
 
 def _set_labels(dataset: Dataset, op: dict[str, Any], undo_log: UndoLog) -> None:
@@ -232,6 +285,7 @@ _OPS: dict[str, Callable[[Dataset, dict[str, Any], UndoLog], None]] = {
     "add_artifact": _add_artifact,
     "delete_artifact": _delete_artifact,
     "add_version": _add_version,
+    "delete_version": _delete_version,
     "set_labels": _set_labels,
     "set_downloads": _set_downloads,
     "set_quarantined": _set_quarantined,

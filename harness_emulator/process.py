@@ -43,6 +43,7 @@ class EmulatorProcess:
         scenario: str = "default",
         bench_registries: int | None = None,
         bench_artifacts: int | None = None,
+        bench_versions: int | None = None,
         latency_ms: float | None = None,
         rate_limit_per_minute: int | None = None,
         startup_timeout: float = 15.0,
@@ -57,6 +58,7 @@ class EmulatorProcess:
             "--scenario": scenario,
             "--bench-registries": bench_registries,
             "--bench-artifacts": bench_artifacts,
+            "--bench-versions": bench_versions,
             "--latency-ms": latency_ms,
             "--rate-limit-per-minute": rate_limit_per_minute,
         }
@@ -221,11 +223,30 @@ class EmulatorProcess:
     def clear_triggers(self) -> None:
         self.control("DELETE", "triggers")
 
-    def dataset(self, registry: str | None = None) -> dict[str, Any]:
-        """The ground truth; `registry` narrows it to one registry path."""
-        if registry is None:
-            return self.control("GET", "dataset")
-        return self.control("GET", "dataset", registry=registry)
+    def dataset(self, registry: str | None = None, *, versions: bool = False) -> dict[str, Any]:
+        """The ground truth; `registry` narrows it to one registry path.
+
+        With `versions=True` it also holds `versions[registry path]`: per listed artifact
+        (`name`, `artifactType`) its versions in creation order, each with the exact
+        `size_bytes` behind the rounded `size` string, its `quarantine_reasons` and `row`.
+        """
+        query = {} if registry is None else {"registry": registry}
+        if versions:
+            query["versions"] = "1"
+        return self.control("GET", "dataset", **query)
+
+    def artifact_versions(
+        self, registry: str, name: str, artifact_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The ground truth of one artifact's versions (see `dataset`)."""
+        found = [
+            entry
+            for entry in self.dataset(registry, versions=True)["versions"][registry]
+            if entry["name"] == name and artifact_type in (None, entry["artifactType"])
+        ]
+        if len(found) != 1:
+            raise EmulatorError(f"{len(found)} artifacts named {name!r} in {registry!r}")
+        return found[0]["versions"]
 
 
 def _terminate(process: subprocess.Popen[str], timeout: float = 10.0) -> None:

@@ -21,14 +21,21 @@ class LoggedRequest:
     has_api_key: bool
     status: int | None = None  # None while the request is still being answered
     throttled: bool = False
+    # For a versions request: the registry ref and the artifact, decoded.
+    registry: str | None = None
+    artifact: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "path": self.path,
             "query": self.query,
             "status": self.status,
             "has_api_key": self.has_api_key,
         }
+        if self.artifact is not None:
+            entry["registry"] = self.registry
+            entry["artifact"] = self.artifact
+        return entry
 
 
 class RequestLog:
@@ -38,8 +45,16 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[LoggedRequest] = []
 
-    def start(self, path: str, query: dict[str, list[str]], has_api_key: bool) -> LoggedRequest:
-        entry = LoggedRequest(path, query, has_api_key)
+    def start(
+        self,
+        path: str,
+        query: dict[str, list[str]],
+        has_api_key: bool,
+        *,
+        registry: str | None = None,
+        artifact: str | None = None,
+    ) -> LoggedRequest:
+        entry = LoggedRequest(path, query, has_api_key, registry=registry, artifact=artifact)
         with self._lock:
             self._entries.append(entry)
         return entry

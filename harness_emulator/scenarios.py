@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .dataset import DAY_MS, GO_ZERO_TIME_MS, HUGGINGFACE, Artifact, Dataset, Registry
+from .versions import QUARANTINE_REASONS, Version, digest, exact_size
 
 # A floor below every seeded creation time (those are relative, see `SeedCalendar`); mutations
 # fall back on it for a registry that has no artifacts yet.
@@ -97,6 +98,10 @@ class RegistryPlan:
     hostile_labels: bool = False
     # Days before the anchor since the last push: a registry nobody has touched for a while.
     idle_days: int = 0
+    # (name, count): artifacts given `count` versions, more than one page at size 10.
+    many_versions: tuple[tuple[str, int], ...] = ()
+    # Artifacts whose oldest version has two quarantine records, so it is listed twice.
+    doubled_quarantine: tuple[str, ...] = ()
 
 
 DEFAULT_PLANS = (
@@ -109,6 +114,7 @@ DEFAULT_PLANS = (
         fixed_names=(("team/app", None),),
         zero_time_artifacts=2,
         deleted_artifacts=2,
+        many_versions=(("team/app", 14),),
     ),
     RegistryPlan(
         "acme/generic-files",
@@ -118,6 +124,8 @@ DEFAULT_PLANS = (
         fixed_names=tuple((name, None) for name in HOSTILE_NAMES),
         zero_time_artifacts=1,
         hostile_labels=True,
+        many_versions=(('say "hello".bin', 12),),
+        doubled_quarantine=("données-é-中文", "reports/2024/q1/summary.pdf"),
     ),
     RegistryPlan("acme/platform/maven-libs", "MAVEN", 30, zero_time_artifacts=1),
     RegistryPlan("acme/platform/helm-charts", "HELM", 14, labels=("charts",)),
@@ -130,6 +138,8 @@ DEFAULT_PLANS = (
         fixed_names=(("Acme-Toolkit", None), ("AcmeCore", None)),
         zero_time_artifacts=2,
         deleted_artifacts=3,
+        many_versions=(("Acme-Toolkit", 23),),
+        doubled_quarantine=("Acme-Toolkit", "AcmeCore"),
     ),
     RegistryPlan("acme/data/pypi-upstream", "PYTHON", 7, registry_type="UPSTREAM", idle_days=75),
     RegistryPlan("acme/platform/web/npm-web", "NPM", 35),
@@ -141,6 +151,7 @@ DEFAULT_PLANS = (
         18,
         # Hugging Face names are unique only together with the artifact type.
         fixed_names=(("acme/support-tickets", "model"), ("acme/support-tickets", "dataset")),
+        many_versions=(("acme/support-tickets", 11),),
     ),
     RegistryPlan("acme/data/ml/conda", "CONDA", 16),
     RegistryPlan("acme/data/ml/empty-reg", "RAW", 0, description="Nothing here yet"),
@@ -164,6 +175,7 @@ def build_dataset(
     *,
     bench_registries: int = 8,
     bench_artifacts: int = 8000,
+    bench_versions: int | None = None,
     anchor_ms: int | None = None,
 ) -> Dataset:
     """Build the named scenario; seeded times end before `anchor_ms` (default: today, 00:00 UTC)."""
@@ -171,7 +183,11 @@ def build_dataset(
         return build_default(seed, anchor_ms)
     if scenario == "bench":
         return build_bench(
-            seed, registries=bench_registries, artifacts=bench_artifacts, anchor_ms=anchor_ms
+            seed,
+            registries=bench_registries,
+            artifacts=bench_artifacts,
+            versions=bench_versions,
+            anchor_ms=anchor_ms,
         )
     raise ValueError(f"unknown scenario: {scenario!r} (expected 'default' or 'bench')")
 
@@ -215,8 +231,17 @@ def add_planned_registry(dataset: Dataset, plan: RegistryPlan, index: int) -> Re
         hostile_labels=plan.hostile_labels,
         idle_days=plan.idle_days,
     )
+    by_name = {artifact.name: artifact for artifact in registry.artifacts}
+    for name, count in plan.many_versions:
+        _add_older_versions(dataset, registry, by_name[name], count)
+    for name in plan.doubled_quarantine:
+        oldest = by_name[name].versions[0]  # type: ignore[index]  # seeded up front
+        oldest.quarantine_reasons = QUARANTINE_REASONS[:2]
     for artifact in rng.sample(registry.artifacts, plan.zero_time_artifacts):
+        # The artifact lost its times, and so did every one of its versions.
         artifact.last_modified_ms = GO_ZERO_TIME_MS
+        for version in artifact.versions or ():
+            version.updated_ms = GO_ZERO_TIME_MS
     fixed = {name for name, _ in plan.fixed_names}
     deletable = [artifact for artifact in registry.artifacts if artifact.name not in fixed]
     for artifact in rng.sample(deletable, plan.deleted_artifacts):
@@ -288,7 +313,7 @@ def _generate_artifact(
     if version_count > 1 and rng.random() < 0.25:
         # A backport pushed last: the latest version is not the highest one.
         latest_version = versions[rng.randrange(version_count - 1)]
-    return Artifact(
+    artifact = Artifact(
         aid=dataset.next_artifact_id(),
         name=name,
         artifact_type=artifact_type,
@@ -301,6 +326,91 @@ def _generate_artifact(
         quarantined=rng.random() < 0.08,
         labels=_labels(rng),
     )
+    _seed_versions(dataset, registry, artifact, versions, update_times)
+    return artifact
+
+
+def _version_rng(dataset: Dataset, registry: Registry, artifact: Artifact) -> random.Random:
+    """A stream of its own, so that versions do not shift any other seeded value."""
+    return random.Random(
+        f"{dataset.seed}:{registry.path}:{artifact.name}:{artifact.artifact_type}:versions"
+    )
+
+
+def _seed_versions(
+    dataset: Dataset,
+    registry: Registry,
+    artifact: Artifact,
+    names: list[str],
+    update_times: list[int],
+) -> None:
+    """The versions behind an artifact's row: the latest one pushed last, at its lastModified.
+
+    A few older versions have Go's zero time, some are quarantined (a few non-tag versions
+    with two records), and some Docker images have untagged digests besides their tags.
+    """
+    rng = _version_rng(dataset, registry, artifact)
+    tag_based = registry.tag_based
+    pushed = [name for name in names if name != artifact.latest_version]
+    versions = []
+    for name, time_ms in zip([*pushed, artifact.latest_version], update_times, strict=True):
+        versions.append(_seeded_version(rng, name, time_ms, tag_based))
+    for version in versions[:-1]:
+        if rng.random() < 0.04:
+            version.updated_ms = GO_ZERO_TIME_MS
+    for version in versions:
+        roll = rng.random()
+        if roll < 0.02 and not tag_based:
+            version.quarantine_reasons = tuple(rng.sample(QUARANTINE_REASONS, 2))
+        elif roll < 0.07:
+            version.quarantine_reasons = (rng.choice(QUARANTINE_REASONS),)
+    if artifact.quarantined and not versions[-1].quarantine_reasons:
+        versions[-1].quarantine_reasons = (rng.choice(QUARANTINE_REASONS),)
+    newest = update_times[-1]
+    if registry.package_type == "DOCKER" and newest > artifact.created_ms and rng.random() < 0.25:
+        for _ in range(rng.randint(1, 2)):
+            # Untagged images are older than the newest tag, which stays the latest version.
+            pushed_ms = rng.randrange(artifact.created_ms, newest)
+            untagged = _seeded_version(rng, digest(rng), pushed_ms, tag_based)
+            untagged.untagged = True
+            versions.append(untagged)
+        versions.sort(key=lambda version: version.created_ms)
+    artifact.versions = versions
+    artifact.version_count = len(versions)
+
+
+def _seeded_version(rng: random.Random, name: str, time_ms: int, tag_based: bool) -> Version:
+    return Version(
+        name=name,
+        created_ms=time_ms,
+        updated_ms=time_ms,
+        size_bytes=0 if rng.random() < 0.03 else exact_size(rng),
+        file_count=1 if tag_based else rng.randint(1, 4),
+        downloads=0 if rng.random() < 0.3 else int(rng.expovariate(1 / 150)),
+        digest_count=rng.choice((1, 1, 1, 2, 3)) if tag_based else 1,
+    )
+
+
+def _add_older_versions(
+    dataset: Dataset, registry: Registry, artifact: Artifact, count: int
+) -> None:
+    """Pre-releases pushed between the artifact's first and newest versions, up to `count`."""
+    assert artifact.versions is not None  # seeded up front
+    rng = random.Random(
+        f"{dataset.seed}:{registry.path}:{artifact.name}:{artifact.artifact_type}:more-versions"
+    )
+    first, newest = artifact.versions[0], max(v.created_ms for v in artifact.versions)
+    taken = {version.created_ms for version in artifact.versions}
+    extra = count - len(artifact.versions)
+    # Draw a few spare times, then drop any that an existing version already has.
+    drawn = rng.sample(range(first.created_ms + 1, newest), extra + len(taken))
+    free = [pushed_ms for pushed_ms in drawn if pushed_ms not in taken][:extra]
+    for index, pushed_ms in enumerate(sorted(free), start=1):
+        artifact.versions.append(
+            _seeded_version(rng, f"{first.name}-rc.{index}", pushed_ms, registry.tag_based)
+        )
+    artifact.versions.sort(key=lambda version: version.created_ms)
+    artifact.version_count = len(artifact.versions)
 
 
 def _own_update_time(rng: random.Random, update_times: list[int], until_ms: int) -> int:
@@ -381,15 +491,23 @@ def _candidate_names(package_type: str) -> list[str]:
 
 
 def build_bench(
-    seed: int, *, registries: int = 8, artifacts: int = 8000, anchor_ms: int | None = None
+    seed: int,
+    *,
+    registries: int = 8,
+    artifacts: int = 8000,
+    versions: int | None = None,
+    anchor_ms: int | None = None,
 ) -> Dataset:
     """Account `bench`: `registries` registries sharing `artifacts` artifacts evenly.
 
     Built with a tight loop and shared label/version values so that 100,000 artifacts take
-    about a second and a few tens of megabytes.
+    about a second and a few tens of megabytes. Every artifact has `versions` versions (default:
+    1 to 4), generated only when first read (`Dataset.versions_of`).
     """
     if registries < 1 or artifacts < 0:
         raise ValueError("bench needs at least one registry and a non-negative artifact count")
+    if versions is not None and versions < 1:
+        raise ValueError("bench artifacts need at least one version each")
     dataset = Dataset(seed, anchor_ms)
     dataset.add_space("bench")
     calendar = SeedCalendar(dataset.anchor_ms)
@@ -408,13 +526,18 @@ def build_bench(
             size_bytes=rng.randrange(1, 100 * 1024**3),
         )
         count = per_registry + (1 if index < remainder else 0)
-        registry.artifacts = _bench_artifacts(dataset, registry, rng, count, calendar)
+        registry.artifacts = _bench_artifacts(dataset, registry, rng, count, calendar, versions)
         dataset.registries[path] = registry
     return dataset
 
 
 def _bench_artifacts(
-    dataset: Dataset, registry: Registry, rng: random.Random, count: int, calendar: SeedCalendar
+    dataset: Dataset,
+    registry: Registry,
+    rng: random.Random,
+    count: int,
+    calendar: SeedCalendar,
+    versions: int | None = None,
 ) -> list[Artifact]:
     prefix = "bench/image-" if registry.tag_based else "bench-pkg-"
     random_fraction = rng.random
@@ -424,15 +547,19 @@ def _bench_artifacts(
     artifacts = []
     for i in range(count):
         created_ms = created_from_ms + i * 60_000 + int(random_fraction() * 59_000)
+        updated_ms = created_ms + int(random_fraction() * 30 * DAY_MS)
+        last_modified_ms = created_ms + int(random_fraction() * 300 * DAY_MS)
+        drawn_versions = 1 + int(random_fraction() * 4)
         artifacts.append(
             Artifact(
                 aid=dataset.next_artifact_id(),
                 name=f"{prefix}{i:06d}",
                 created_ms=created_ms,
-                updated_ms=created_ms + int(random_fraction() * 30 * DAY_MS),
+                updated_ms=updated_ms,
                 latest_version=BENCH_VERSIONS[i % len(BENCH_VERSIONS)],
-                last_modified_ms=created_ms + int(random_fraction() * 300 * DAY_MS),
-                version_count=1 + int(random_fraction() * 4),
+                last_modified_ms=last_modified_ms,
+                # Drawn even when fixed, so that a fixed count changes nothing else.
+                version_count=versions or drawn_versions,
                 downloads=int(random_fraction() * 1000),
                 quarantined=i % 53 == 0,
                 labels=BENCH_LABELS[i % len(BENCH_LABELS)],

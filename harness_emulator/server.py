@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .api import match_route
 from .control import CONTROL_PREFIX, ControlEndpoints
 from .faults import FaultRule
 from .mutations import MutationError, apply_ops
@@ -136,7 +137,15 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
     def _serve_api(self, method: str, raw_path: str, query: dict[str, list[str]]) -> None:
         state = self.server.state
         api_key = self.headers.get("x-api-key")
-        entry = state.log.start(raw_path, query, has_api_key=bool(api_key))
+        route = match_route(raw_path)
+        artifact = route.artifact if route is not None else None
+        entry = state.log.start(
+            raw_path,
+            query,
+            has_api_key=bool(api_key),
+            registry=route.ref if artifact is not None else None,
+            artifact=artifact,
+        )
         status, throttled = NO_RESPONSE, False
         try:
             if state.latency_ms > 0:
@@ -144,7 +153,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             if not state.limiter.allow():
                 status, throttled = self._send(_throttled()), True
                 return
-            rule = state.faults.take(raw_path, query)
+            rule = state.faults.take(raw_path, query, artifact)
             if rule is not None:
                 status = self._apply_fault(rule, method, raw_path, query, api_key)
                 return

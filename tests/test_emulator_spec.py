@@ -1,8 +1,8 @@
 """Real emulator responses validated against a schema of what this project relies on, and, where
 Harness's own OpenAPI spec is at hand, against that spec too.
 
-`tests/schemas/har-responses.json` is this project's schema of the answers it reads (the artifacts
-and registries lists and their error bodies, see docs/harness-api.md): it is part of the repository,
+`tests/schemas/har-responses.json` is this project's schema of the answers it reads (the artifacts,
+registries and versions lists and their error bodies, see docs/harness-api.md): it is part of the repository,
 so those checks always run. It allows what the real server sends and the source copes with (null
 `labels`, package types newer than any enum, a 401 without `code`).
 
@@ -10,7 +10,9 @@ Harness's spec (the open-source server's `har-openapi.yaml`) is not part of the 
 checks run where `../shared/reference/har-openapi.yaml` (or `$HAR_OPENAPI_SPEC`) exists. The server
 (and so the emulator) departs from it in three documented ways, which are allowed there by name and
 checked to really occur: null `labels` on artifact rows, package types newer than the spec's enum,
-and a 401 body without the `code` the Error schema requires.
+and a 401 body without the `code` the Error schema requires. Version lists add three more: the
+spec's ListArtifactVersion requires an `artifacts` key its rows are not in, ArtifactVersionMetadata
+requires a `latestVersion` it does not declare, and Docker/Helm tag rows have no uuids.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -36,6 +40,7 @@ SPEC_ENV = "HAR_OPENAPI_SPEC"
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "shared/reference/har-openapi.yaml"
 ARTIFACTS_PATH = "/registry/{registry_ref}/artifacts"
 REGISTRIES_PATH = "/spaces/{space_ref}/registries"
+VERSIONS_PATH = "/registry/{registry_ref}/artifact/{artifact}/versions"
 
 # One registry of each kind the default scenario offers, newer package types included.
 ARTIFACT_REGISTRIES = [
@@ -52,6 +57,31 @@ ARTIFACT_REGISTRIES = [
 
 NULL_LABELS = "labels is null (the server sends null; the spec says array)"
 NEWER_PACKAGE_TYPE = "packageType outside the spec's enum (the SaaS has more types)"
+NO_ARTIFACTS_KEY = "data has no `artifacts` (ListArtifactVersion requires it; rows are elsewhere)"
+NO_LATEST_VERSION = "no latestVersion (required by ArtifactVersionMetadata, never declared)"
+TAG_WITHOUT_UUID = "a Docker/Helm tag row without uuid and registryUUID"
+
+# (registry, artifact): versions of every kind of row, names that need encoding, doubled rows.
+VERSION_ARTIFACTS = [
+    ("acme/shared-docker", "team/app"),
+    ("acme/platform/helm-charts", None),
+    ("acme/data/pypi", "Acme-Toolkit"),
+    ("acme/data/pypi", "AcmeCore"),
+    ("acme/generic-files", "données-é-中文"),
+    ("acme/generic-files", 'say "hello".bin'),
+    ("acme/platform/maven-libs", None),
+    ("acme/platform/web/npm-web", None),
+    ("acme/data/ml/hf-models", "acme/support-tickets"),
+    ("acme/data/ml/conda", None),
+]
+VERSION_ERROR_CASES = [
+    ("acme/data/pypi", "no-such-package", None, 404),
+    ("acme/nope", "x", None, 400),
+    ("acme/data/pypi", "AcmeCore", {"artifact_type": "model"}, 400),
+    ("acme/platform/locked", "x", None, 403),
+    ("acme/platform/web/old-reg", "x", None, 500),
+    ("acme/data/pypi", "AcmeCore", {"size": 0}, 500),
+]
 
 
 ERROR_CASES = [
@@ -143,6 +173,24 @@ def classify(error: ValidationError) -> str:
     return f"UNEXPECTED at {list(error.absolute_path)}: {error.message}"
 
 
+def classify_version(error: ValidationError) -> str:
+    """Name a known deviation of a versions page from the spec."""
+    path = list(error.absolute_path)
+    if error.validator == "required" and path == ["data"] and "'artifacts'" in error.message:
+        return NO_ARTIFACTS_KEY
+    if error.validator == "required" and "'latestVersion'" in error.message:
+        return NO_LATEST_VERSION
+    if error.validator == "required" and re.search(r"'(uuid|registryUUID)'", error.message):
+        row = error.instance
+        if isinstance(row, dict) and "digestCount" in row:
+            return TAG_WITHOUT_UUID
+    return classify(error)
+
+
+def version_deviations(validator: OAS30Validator, body: Any) -> set[str]:
+    return {classify_version(error) for error in validator.iter_errors(body)}
+
+
 def deviations(validator: OAS30Validator, body: Any) -> set[str]:
     return {classify(error) for error in validator.iter_errors(body)}
 
@@ -152,6 +200,24 @@ def get(har: EmulatorProcess, path: str, params: Any = None, key: bool = True) -
     return requests.get(
         f"{har.base_url}/har/api/v1{path}", params=params, headers=headers, timeout=10
     )
+
+
+def versions_path(ref: str, artifact: str) -> str:
+    return f"/registry/{ref}/+/artifact/{quote(artifact, safe='')}/+/versions"
+
+
+def version_pages(har: EmulatorProcess, size: int = 10) -> list[dict[str, Any]]:
+    """Every page of the versions of VERSION_ARTIFACTS (None: the registry's first artifact)."""
+    pages = []
+    for ref, name in VERSION_ARTIFACTS:
+        artifact = name or har.dataset(registry=ref)["artifacts"][ref][0]["name"]
+        for page in range(100):
+            response = get(har, versions_path(ref, artifact), {"page": page, "size": size})
+            assert response.status_code == 200, (ref, artifact, response.text)
+            pages.append(response.json())
+            if page + 1 >= pages[-1]["data"]["pageCount"]:
+                break
+    return pages
 
 
 def artifact_pages(har: EmulatorProcess, ref: str, size: int = 50) -> list[dict[str, Any]]:
@@ -270,7 +336,77 @@ def test_unauthorized_body_is_a_message_without_a_code(
     ]
 
 
+def test_version_lists_match_the_project_schema(
+    schema: dict[str, Any], har: EmulatorProcess
+) -> None:
+    validator = project_validator(schema, "versionsPage")
+    pages = version_pages(har)
+    for body in pages:
+        assert problems(validator, body) == []
+    rows = [row for body in pages for row in body["data"]["artifactVersions"]]
+    # tag rows, version rows, doubled rows, untyped and typed rows all occur
+    assert any("digestCount" in row for row in rows)
+    assert any("uuid" in row for row in rows)
+    assert any("artifactType" in row for row in rows)
+    assert any(len(body["data"]["artifactVersions"]) > body["data"]["pageSize"] for body in pages)
+
+
+BROKEN_VERSIONS = {
+    "a size with a space": lambda row: row.update(size="1.50 MB"),
+    "a size in bytes as a number": lambda row: row.update(size=1572864),
+    "a numeric lastModified": lambda row: row.update(lastModified=1764324000000),
+    "no name": lambda row: row.pop("name"),
+    "metadata as a list": lambda row: row.update(metadata=[]),
+}
+
+
+@pytest.mark.parametrize("what", [*BROKEN_VERSIONS, "artifactVersions as an object"])
+def test_the_project_schema_rejects_version_answers_the_source_cannot_load(
+    schema: dict[str, Any], har: EmulatorProcess, what: str
+) -> None:
+    response = get(har, versions_path("acme/shared-docker", "team/app"), {"page": 0, "size": 5})
+    body = copy.deepcopy(response.json())
+    if what in BROKEN_VERSIONS:
+        BROKEN_VERSIONS[what](body["data"]["artifactVersions"][0])
+    else:
+        body["data"]["artifactVersions"] = {}
+    assert problems(project_validator(schema, "versionsPage"), body) != []
+
+
+@pytest.mark.parametrize(("ref", "artifact", "params", "status"), VERSION_ERROR_CASES)
+def test_version_error_bodies_match_the_project_schema(
+    schema: dict[str, Any],
+    har: EmulatorProcess,
+    ref: str,
+    artifact: str,
+    params: Any,
+    status: int,
+) -> None:
+    response = get(har, versions_path(ref, artifact), params)
+    assert response.status_code == status
+    assert problems(project_validator(schema, "error"), response.json()) == []
+
+
 # -- Harness's OpenAPI spec: where it is beside the repository -----------------------------------
+
+
+def test_version_answers_match_harness_spec_but_for_known_deviations(
+    spec: dict[str, Any], har: EmulatorProcess
+) -> None:
+    validator = response_validator(spec, VERSIONS_PATH, 200)
+    found: set[str] = set()
+    for body in version_pages(har):
+        found |= version_deviations(validator, body)
+    # each allowance is used, so none hides a schema that could never fail
+    assert found == {NO_ARTIFACTS_KEY, NO_LATEST_VERSION, TAG_WITHOUT_UUID}
+    body = get(har, versions_path("acme/data/pypi", "AcmeCore"), {"page": 0, "size": 5}).json()
+    body["data"]["artifactVersions"][0]["size"] = 12
+    assert any("UNEXPECTED" in d for d in version_deviations(validator, body))
+    for ref, artifact, params, status in VERSION_ERROR_CASES:
+        response = get(har, versions_path(ref, artifact), params)
+        assert response.status_code == status
+        errors = list(response_validator(spec, VERSIONS_PATH, status).iter_errors(response.json()))
+        assert errors == [], (ref, artifact, params)
 
 
 def test_emulator_answers_match_harness_spec_but_for_known_deviations(
@@ -326,7 +462,9 @@ def test_the_project_schema_names_only_fields_harness_declares(
     registries_data = resolve(
         spec, response_schema(spec, REGISTRIES_PATH, 200)["properties"]["data"]
     )
+    versions_data = resolve(spec, response_schema(spec, VERSIONS_PATH, 200)["properties"]["data"])
     pairs = {
+        "artifactVersion": resolve(spec, versions_data["properties"]["artifactVersions"]["items"]),
         "artifact": resolve(spec, artifacts_data["properties"]["artifacts"]["items"]),
         "registry": resolve(spec, registries_data["properties"]["registries"]["items"]),
         "error": response_schema(spec, ARTIFACTS_PATH, 400),
