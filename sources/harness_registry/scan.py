@@ -182,11 +182,7 @@ def scan_pages(
                         answer = future.result()
                         if page_index == 0:
                             scan.first_served_at = answer.served_at
-                        data = answer.body["data"]
-                        rows = data.get(items_path) or []
-                        if not isinstance(rows, list):
-                            raise PagingError(f"data.{items_path} is not a list")
-                        scan.paginator.observe_page(data, len(rows))
+                        rows = scan.paginator.read_page(answer.body)
                     except RegistryError as error:
                         events.append(finish(scan, error))
                         break
