@@ -25,9 +25,9 @@ from .errors import (
 )
 from .options import SourceOptions, StrList, validate_api_key
 from .paginator import PageIndexPaginator
-from .report import RegistryResult, RunReport
 from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
 from .rows import ARTIFACT_COLUMN_HINTS, SNAPSHOT_MARKER_NAME
+from .run_report import ListResult, RunReport
 from .settings import (
     ARTIFACT_PRIMARY_KEY,
     DEFAULT_BASE_URL,
@@ -57,10 +57,10 @@ __all__ = [
     "ConfigError",
     "EndpointError",
     "HarnessRegistryError",
+    "ListResult",
     "PageIndexPaginator",
     "PagingError",
     "RegistryError",
-    "RegistryResult",
     "RunReport",
     "harness_registry_source",
 ]
