@@ -29,23 +29,29 @@ class ArtifactReader:
     """Reads the artifacts of registries and yields the rows to load, in chunks.
 
     Example:
-        reader = ArtifactReader(client, options, report)
-        for chunk in reader.rows(["acme/docker", "acme/platform/maven"]):
+        reader = ArtifactReader(client, options, report, ["acme/docker", "acme/platform/maven"])
+        for chunk in reader.rows():
             ...  # lists of `artifacts` rows
     """
 
-    def __init__(self, client: HarnessClient, options: SourceOptions, report: RunReport) -> None:
+    def __init__(
+        self,
+        client: HarnessClient,
+        options: SourceOptions,
+        report: RunReport,
+        registry_refs: Iterable[str],
+    ) -> None:
         self._client = client
         self._options = options
         self._report = report
         self._scans = ListScans(options)
         self._sink = sink_for(options)
         self._reads: dict[str, RegistryRead] = {}  # registries whose read is not done yet
-        self._queue = ScanQueue([])
-
-    def rows(self, registry_refs: Iterable[str]) -> Iterator[list[Row]]:
-        """Yields the rows to load, registry by registry as their pages and reads complete."""
+        # Lazy: a registry's read starts when the scheduler takes its list.
         self._queue = ScanQueue(self._start(ref) for ref in registry_refs)
+
+    def rows(self) -> Iterator[list[Row]]:
+        """Yields the rows to load, registry by registry as their pages and reads complete."""
         scheduler = PageScheduler(self._client, self._queue, self._options.concurrency)
         try:
             for event in scheduler.events():

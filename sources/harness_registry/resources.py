@@ -35,4 +35,4 @@ def artifact_rows(
     filtered by the registry's cursor; in `snapshot` mode a registry's rows once it was read
     completely, so that a registry whose read failed loads (and retires) nothing."""
     # A generator, so that discovery (requests) waits until dlt extracts the resource.
-    yield from ArtifactReader(client, options, report).rows(discovery.registry_refs())
+    yield from ArtifactReader(client, options, report, discovery.registry_refs()).rows()
