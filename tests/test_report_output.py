@@ -5,7 +5,6 @@ import io
 import json
 
 import duckdb
-from report_fixtures import NOW, ROWS, WIDE_NAME, at, load_rows
 
 from harness_registry_pipelines.demo_figures import print_demo_figures
 from harness_registry_pipelines.report_output import (
@@ -17,6 +16,7 @@ from harness_registry_pipelines.report_output import (
     write_tables,
 )
 from harness_registry_pipelines.reports import ReportResult, ReportRun
+from report_fixtures import NOW, ROWS, WIDE_NAME, at, load_rows
 
 
 def literal_run() -> ReportRun:

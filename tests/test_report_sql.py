@@ -6,12 +6,12 @@ import re
 
 import duckdb
 import pytest
-from report_fixtures import ROWS, load_rows
 from test_reports import REPORT_NAMES
 
 from harness_registry_pipelines.queries import ArtifactQueries, NoDataError, check_relations
 from harness_registry_pipelines.reports import REPORTS_DIR, ReportQuery, load_report_queries
 from harness_registry_pipelines.sql_engine import DuckDBEngine, Statement, fetch
+from report_fixtures import ROWS, load_rows
 
 # -- the report files ------------------------------------------------------------------------------
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from report_fixtures import DAYS, NOW, ROWS, SINCE, WIDE_NAME, at, load_rows
 
 from conftest import expected_artifacts, readable_registries, run_source
 from harness_registry_pipelines.queries import ArtifactQueries
 from harness_registry_pipelines.reports import ReportRun, run_queries, run_reports
 from harness_registry_pipelines.sql_engine import DuckDBEngine
+from report_fixtures import DAYS, NOW, ROWS, SINCE, WIDE_NAME, at, load_rows
 
 COLUMNS = {
     "totals": [

@@ -25,9 +25,9 @@ from .errors import (
 )
 from .options import API_KEY, SourceOptions, validate_api_key, with_option_arguments
 from .paginator import PageIndexPaginator
-from .report import RegistryResult, RunReport
 from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
 from .rows import ARTIFACT_COLUMN_HINTS, SNAPSHOT_MARKER_NAME
+from .run_report import ListResult, RunReport
 from .settings import ARTIFACT_PRIMARY_KEY, REGISTRY_PRIMARY_KEY
 
 # incremental: upsert what moved. snapshot: dlt's scd2 keeps every version of every row, and retires
@@ -48,10 +48,10 @@ __all__ = [
     "ConfigError",
     "EndpointError",
     "HarnessRegistryError",
+    "ListResult",
     "PageIndexPaginator",
     "PagingError",
     "RegistryError",
-    "RegistryResult",
     "RunReport",
     "harness_registry_source",
 ]

@@ -19,6 +19,10 @@ class PageIndexPaginator(BasePaginator):
     `page` and `size` are always sent, because the server ignores `page` when `size` is absent.
     See docs/harness-api.md#paging-traps.
 
+    dlt's `RESTClient` drives it through `init_request`, `update_state` and `update_request`; the
+    concurrent reader (`scan.PageScheduler`) asks for pages with `page_params` and hands each body to
+    `read_page`, which `update_state` calls too: both follow the same stop rules and checks.
+
     Example:
         client = RESTClient(base_url="https://app.harness.io", auth=ApiKeyAuth(key))
         for page in client.paginate(
@@ -46,33 +50,50 @@ class PageIndexPaginator(BasePaginator):
         self.item_counts: list[int] = []
 
     def init_request(self, request: Request) -> None:
+        self.reset()
+        request.params.update(self.page_params(self.page_index))
+
+    def reset(self) -> None:
+        """Forgets every page read: the next page is page 0 again."""
         self.page_index = 0
         self.page_count = None
         self.item_counts = []
         self._has_next_page = True
-        request.params.update(self.page_params(0))
 
     def page_params(self, page_index: int) -> dict[str, int]:
         """The query parameters that ask for page `page_index`."""
         return {"page": page_index, "size": self.page_size}
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        body = json_body(response)
+        # `data` is what the client's data selector picked; the rows are counted from the body, so
+        # that dlt's client and the concurrent reader judge a page by the same rows.
+        self.read_page(json_body(response))
+
+    def read_page(self, body: Any) -> list[Any]:
+        """Checks the body of page `self.page_index`, advances past it and returns its rows.
+
+        Pages must be read in order; the concurrent reader fetches ahead but reads in order.
+
+        Example:
+            rows = paginator.read_page({"data": {"artifacts": [...], "pageIndex": 0, "pageCount": 3}})
+            paginator.has_next_page  # False once the page was short, empty or the last one
+
+        Raises:
+            PagingError: the body has no `data` object, its rows are not a list, or its paging
+                fields are missing, not integers or do not advance.
+        """
         paging = body.get("data") if isinstance(body, dict) else None
         if not isinstance(paging, dict):
             raise PagingError(f"the response has no 'data' object: {_excerpt(body)}")
-        rows = data if data is not None else paging.get(self.items_path)
+        rows = paging.get(self.items_path)
         if rows is None:
             rows = []  # Harness sends null for an empty list
         if not isinstance(rows, list):
             raise PagingError(f"'data.{self.items_path}' is not a list: {_excerpt(rows)}")
-        self.observe_page(paging, len(rows))
+        self._advance(paging, len(rows))
+        return rows
 
-    def observe_page(self, paging: dict[str, Any], row_count: int) -> None:
-        """Advances the state with the page `self.page_index`, given its `data` object and row count.
-
-        Pages must be observed in order; the concurrent reader fetches ahead but observes in order.
-        """
+    def _advance(self, paging: dict[str, Any], row_count: int) -> None:
         page_index = _int_field(paging, "pageIndex")
         page_count = _int_field(paging, "pageCount")
         if page_index != self.page_index:

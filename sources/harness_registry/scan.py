@@ -1,12 +1,22 @@
-"""Reading every page of many registries, side by side, with a bounded number of requests in flight.
+"""Reading every page of many lists, side by side, with a bounded number of requests in flight.
 
-One thread pool of `concurrency` workers only sends requests; the generator `scan_pages` schedules
-them and hands out pages in order for each registry. Within a registry, once the first page says how
-many pages there may be, up to `concurrency` later pages are fetched ahead. Because `pageCount`
-overstates for most package types, a page past the real end may be requested; the window bounds that
-waste to `concurrency - 1` requests per registry beyond the empty or short page that proves the end.
-With `concurrency=1` it is a plain sequential scan: one request per page, and one past the end at
-most.
+A list is a registry's artifacts or a space's registries. One thread pool of `concurrency` workers
+only sends requests; a `PageScheduler` decides which page of which list to ask for next and hands
+the pages out in order for each list. Its guarantees:
+
+- at most `concurrency` requests are in flight, over all lists;
+- each list's pages are handed out in page order, whatever order their answers arrive in;
+- within a list, once the first page says how many pages there may be, up to `concurrency` later
+  pages are fetched ahead, but only after every list that can start has started. Because
+  `pageCount` overstates for most package types, a page past the real end may be requested; the
+  window bounds that waste to `concurrency - 1` requests per list beyond the empty or short page
+  that proves the end. With `concurrency=1` it is a plain sequential scan: one request per page,
+  and one past the end at most;
+- a `RegistryError` (or a body that breaks the paging contract) ends only its own list; any other
+  error (a refused key, a wrong base URL) stops everything and is raised;
+- a list the consumer marks `abandoned` gets no further requests and is finished at once;
+- when the reading ends, early or not, requests not yet sent are cancelled and the pool is shut
+  down.
 See docs/harness-api.md#paging-traps.
 """
 
@@ -16,13 +26,19 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from .client import ApiAnswer, HarnessClient
+from .client import ApiAnswer
 from .errors import PagingError, RegistryError
 from .paginator import PageIndexPaginator
 
 logger = logging.getLogger(__name__)
+
+
+class PageClient(Protocol):
+    """What the scheduler needs of `HarnessClient`: one GET, answered or raising."""
+
+    def get(self, path: str, params: dict[str, Any], subject: str) -> ApiAnswer: ...
 
 
 @dataclass
@@ -53,9 +69,21 @@ class ListScan:
     def raced(self) -> bool:
         return self.paginator.raced
 
+    def wants_page(self, depth: int) -> bool:
+        """A page may be asked for with fewer than `depth` of this list's requests in flight: the
+        first page said how many there may be, and no page read so far proved the end."""
+        page_count = self.paginator.page_count
+        return (
+            not self.abandoned
+            and page_count is not None
+            and self.paginator.has_next_page
+            and self.next_page < page_count
+            and len(self.in_flight) < depth
+        )
+
 
 class ScanQueue:
-    """The scans still to start, in order; `append` adds one while `scan_pages` runs."""
+    """The scans still to start, in order; `append` adds one while a `PageScheduler` runs."""
 
     def __init__(self, scans: Iterable[ListScan]) -> None:
         self._scans: Iterator[ListScan] = iter(scans)
@@ -89,120 +117,151 @@ class ScanFinished:
     scan: ListScan
 
 
-def scan_pages(
-    client: HarnessClient,
-    scans: Iterator[ListScan],
-    items_path: str,
-    concurrency: int,
-) -> Iterator[Page | ScanFinished]:
-    """Reads every page of every scan, yielding `Page`s in page order per scan and a `ScanFinished`
-    after the last page (or the error) of each scan.
+class PageScheduler:
+    """Reads every page of every scan with at most `concurrency` requests in flight.
 
-    A `RegistryError` ends only its own scan (recorded on `scan.error`); any other error (a refused
-    key, a wrong base URL) stops everything and is raised.
+    Example:
+        queue = ScanQueue([scan_a, scan_b])
+        for event in PageScheduler(client, queue, concurrency=4).events():
+            if isinstance(event, Page):
+                load(event.rows)
+            elif event.scan.error:
+                print(event.scan.error)
 
     Args:
-        client: sends the requests.
+        client: sends the requests (`HarnessClient`, or any object with its `get`).
         scans: the lists to read; consumed lazily and asked again whenever there is room, so a
             `ScanQueue` may be given more scans (a re-read) while others run.
-        items_path: the key of the rows in `data` (`artifacts` or `registries`).
-        concurrency: requests in flight at most, and pages fetched ahead per registry at most.
+        concurrency: requests in flight at most, and pages fetched ahead per list at most.
     """
-    pending = iter(scans)
-    active: list[ListScan] = []
-    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="harness-page")
 
-    def submit(scan: ListScan) -> None:
+    def __init__(self, client: PageClient, scans: Iterable[ListScan], concurrency: int) -> None:
+        self._client = client
+        self._pending = iter(scans)
+        self._concurrency = concurrency
+        self._active: list[ListScan] = []
+
+    def events(self) -> Iterator[Page | ScanFinished]:
+        """Yields `Page`s in page order per scan, and a `ScanFinished` after the last page (or the
+        error, or the abandonment) of each scan.
+
+        Raises:
+            HarnessRegistryError: any error but a `RegistryError` (e.g. `AuthError`), which ends
+                every scan.
+        """
+        executor = ThreadPoolExecutor(
+            max_workers=self._concurrency, thread_name_prefix="harness-page"
+        )
+        try:
+            while True:
+                yield from self._finish_abandoned()
+                self._schedule(executor)
+                if not self._active:
+                    return
+                self._wait_for_an_oldest_request()
+                events = self._collect()
+                # Send the next requests before the consumer takes its time over these pages.
+                self._schedule(executor)
+                yield from events
+        finally:
+            self._cancel_in_flight()
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    # Scheduling: which requests to send, in three passes of decreasing need.
+
+    def _schedule(self, executor: ThreadPoolExecutor) -> None:
+        self._keep_started_lists_moving(executor)
+        self._start_new_lists(executor)
+        self._fetch_ahead(executor)
+
+    def _keep_started_lists_moving(self, executor: ThreadPoolExecutor) -> None:
+        """A started list's next page is needed, not speculative: it goes first."""
+        for scan in self._active:
+            if self._has_room() and scan.wants_page(depth=1):
+                self._submit(executor, scan)
+
+    def _start_new_lists(self, executor: ThreadPoolExecutor) -> None:
+        while self._has_room():
+            scan = next(self._pending, None)
+            if scan is None:
+                return
+            self._active.append(scan)
+            self._submit(executor, scan)
+
+    def _fetch_ahead(self, executor: ThreadPoolExecutor) -> None:
+        """Only after new lists started: `pageCount` may overstate, so pages fetched ahead can
+        fall past the end. Doing it last confines that waste to the tail of the run."""
+        for scan in self._active:
+            while self._has_room() and scan.wants_page(depth=self._concurrency):
+                self._submit(executor, scan)
+
+    def _has_room(self) -> bool:
+        return sum(len(scan.in_flight) for scan in self._active) < self._concurrency
+
+    def _submit(self, executor: ThreadPoolExecutor, scan: ListScan) -> None:
         page_index = scan.next_page
         params = {**scan.params, **scan.paginator.page_params(page_index)}
-        future = executor.submit(client.get, scan.path, params, scan.subject)
+        future = executor.submit(self._client.get, scan.path, params, scan.subject)
         scan.in_flight.append((page_index, future))
         scan.next_page += 1
         scan.requests += 1
 
-    def in_flight_total() -> int:
-        return sum(len(scan.in_flight) for scan in active)
+    # Collecting: answers become pages, in page order per list.
 
-    def schedule() -> None:
-        def room() -> bool:
-            return in_flight_total() < concurrency
+    def _wait_for_an_oldest_request(self) -> None:
+        # Pages are handed out in order, so only each scan's oldest request can unblock it;
+        # waiting on all of them would spin while a later page is done and the oldest is not.
+        oldest = [scan.in_flight[0][1] for scan in self._active if scan.in_flight]
+        wait(oldest, return_when=FIRST_COMPLETED)
 
-        def may_fetch(scan: ListScan, depth: int) -> bool:
-            page_count = scan.paginator.page_count
-            return (
-                page_count is not None
-                and scan.paginator.has_next_page
-                and scan.next_page < page_count
-                and len(scan.in_flight) < depth
-            )
+    def _collect(self) -> list[Page | ScanFinished]:
+        events: list[Page | ScanFinished] = []
+        for scan in list(self._active):
+            while scan.in_flight and scan.in_flight[0][1].done():
+                page_index, future = scan.in_flight.popleft()
+                events += self._read(scan, page_index, future)
+                if scan.finished:
+                    break
+        return events
 
-        # 1. keep every started registry moving: its next page is needed, not speculative;
-        for scan in active:
-            if room() and may_fetch(scan, 1) and not scan.abandoned:
-                submit(scan)
-        # 2. start new registries while there is room;
-        while room():
-            scan = next(pending, None)
-            if scan is None:
-                break
-            active.append(scan)
-            submit(scan)
-        # 3. only then fetch ahead: pageCount may overstate, so pages fetched ahead can fall past the
-        #    end. Doing it last confines that waste to the tail of the run.
-        for scan in active:
-            while room() and may_fetch(scan, concurrency) and not scan.abandoned:
-                submit(scan)
+    def _read(
+        self, scan: ListScan, page_index: int, future: Future[ApiAnswer]
+    ) -> list[Page | ScanFinished]:
+        """One answered page: its rows, and the end of its list if it was the last, or failed."""
+        try:
+            answer = future.result()  # other errors than these end the whole reading
+            if page_index == 0:
+                scan.first_served_at = answer.served_at
+            rows = scan.paginator.read_page(answer.body)
+        except RegistryError as error:
+            return [self._finish(scan, error)]
+        except PagingError as error:
+            return [self._finish(scan, RegistryError(scan.subject, str(error)))]
+        scan.pages_read += 1
+        page = Page(scan, page_index, rows)
+        if not scan.paginator.has_next_page:
+            return [page, self._finish(scan)]
+        return [page]
 
-    def finish(scan: ListScan, error: RegistryError | None = None) -> ScanFinished:
+    # Finishing a list.
+
+    def _finish_abandoned(self) -> list[ScanFinished]:
+        return [self._finish(scan) for scan in list(self._active) if scan.abandoned]
+
+    def _finish(self, scan: ListScan, error: RegistryError | None = None) -> ScanFinished:
         scan.error = error
         scan.finished = True
         for _, future in scan.in_flight:
             # Requests already on the wire complete and are thrown away: the bounded waste.
-            if not future.cancel():
-                scan.wasted_requests += 1
-            else:
+            if future.cancel():
                 scan.requests -= 1
+            else:
+                scan.wasted_requests += 1
         scan.in_flight.clear()
-        active.remove(scan)
+        self._active.remove(scan)
         return ScanFinished(scan)
 
-    try:
-        while True:
-            yield from [finish(scan) for scan in list(active) if scan.abandoned]
-            schedule()
-            if not active:
-                break
-            # Pages are handed out in order, so only each scan's oldest request can unblock it;
-            # waiting on all of them would spin while a later page is done and the oldest is not.
-            wait([s.in_flight[0][1] for s in active if s.in_flight], return_when=FIRST_COMPLETED)
-            events: list[Page | ScanFinished] = []
-            for scan in list(active):
-                while scan.in_flight and scan.in_flight[0][1].done():
-                    page_index, future = scan.in_flight.popleft()
-                    try:
-                        answer = future.result()
-                        if page_index == 0:
-                            scan.first_served_at = answer.served_at
-                        data = answer.body["data"]
-                        rows = data.get(items_path) or []
-                        if not isinstance(rows, list):
-                            raise PagingError(f"data.{items_path} is not a list")
-                        scan.paginator.observe_page(data, len(rows))
-                    except RegistryError as error:
-                        events.append(finish(scan, error))
-                        break
-                    except PagingError as error:
-                        events.append(finish(scan, RegistryError(scan.subject, str(error))))
-                        break
-                    scan.pages_read += 1
-                    events.append(Page(scan, page_index, rows))
-                    if not scan.paginator.has_next_page:
-                        events.append(finish(scan))
-                        break
-            schedule()
-            yield from events
-    finally:
-        for scan in active:
+    def _cancel_in_flight(self) -> None:
+        for scan in self._active:
             for _, future in scan.in_flight:
                 future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)

@@ -1,6 +1,6 @@
 """What each mode loads of a registry's rows, and when its cursor or snapshot is committed.
 
-`artifact_rows` hands every page to a sink and, when a registry's read is done, asks the sink to
+`ArtifactReader` hands every page to a sink and, when a registry's read is done, asks the sink to
 finish it:
 
 - `IncrementalSink` passes rows through the registry's cursor as they come, and commits the cursor
@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from .cursors import RegistryCursor
-from .report import RegistryResult
+from .races import RacedReads
 from .rows import snapshot_marker
+from .run_report import ListResult
 from .scan import ListScan
-from .settings import RACED_READ_ATTEMPTS
 from .spool import RowSpool
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class RegistryRead:
     finished_parts: int = 0
     complete: bool = True
     raced: bool = False
-    started_at: datetime | None = None
+    first_served_at: datetime | None = None  # the earliest server time at a first page of its lists
     item_counts: list[int] = field(default_factory=list)
 
     def add(self, scan: ListScan) -> None:
@@ -48,9 +48,9 @@ class RegistryRead:
         self.raced = self.raced or scan.raced
         self.item_counts += scan.paginator.item_counts
         if scan.first_served_at and (
-            self.started_at is None or scan.first_served_at < self.started_at
+            self.first_served_at is None or scan.first_served_at < self.first_served_at
         ):
-            self.started_at = scan.first_served_at
+            self.first_served_at = scan.first_served_at
 
     @property
     def done(self) -> bool:
@@ -72,12 +72,12 @@ class IncrementalSink:
             self._cursors[ref] = cursor
         return cursor.filter(rows)
 
-    def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+    def finish(self, read: RegistryRead, result: ListResult) -> tuple[Iterable[Row], bool]:
         cursor = self._cursors.pop(read.ref, None)
         if cursor is None:
             return [], False
         if read.complete and not read.raced:
-            cursor.commit(read.started_at)
+            cursor.commit(read.first_served_at)
             return [], False
         # The rows already loaded are real; the cursor stays so the next run covers any gap.
         cursor.rollback()
@@ -97,12 +97,14 @@ class IncrementalSink:
 class SnapshotSink:
     """Snapshot mode: a registry's rows are held in a temporary file until its read is complete,
     then handed out, followed by a marker row that puts the registry in the merge's scope (so an
-    emptied registry retires its artifacts too). A read that raced a change is read again, up to
-    `RACED_READ_ATTEMPTS` times; a failed read hands out nothing, so it retires nothing."""
+    emptied registry retires its artifacts too). A read that raced a change is read again (see
+    `races`); a failed read hands out nothing, so it retires nothing."""
 
     def __init__(self) -> None:
         self._spools: dict[str, RowSpool] = {}
-        self._attempts: dict[str, int] = {}
+        self._races = RacedReads(
+            "read", "not loaded in this run, so none of its artifacts were retired"
+        )
 
     def page(self, ref: str, rows: list[Row]) -> list[Row]:
         spool = self._spools.get(ref)
@@ -111,20 +113,17 @@ class SnapshotSink:
         spool.write(rows)
         return []
 
-    def finish(self, read: RegistryRead, result: RegistryResult) -> tuple[Iterable[Row], bool]:
+    def finish(self, read: RegistryRead, result: ListResult) -> tuple[Iterable[Row], bool]:
         spool = self._spools.pop(read.ref, None) or RowSpool()
-        attempts = self._attempts[read.ref] = self._attempts.get(read.ref, 0) + 1
         if read.complete and not read.raced:
             return _drain(spool, snapshot_marker(read.ref)), False
         spool.close()
-        if read.complete and attempts < RACED_READ_ATTEMPTS:
+        if not read.complete:
+            return [], False
+        if self._races.read_again(read.ref):
             logger.warning(f"registry {read.ref} changed while it was read: reading it again")
             return [], True
-        if read.complete:
-            result.error = (
-                f"changed while it was read, {attempts} times in a row: not loaded in this run, "
-                "so none of its artifacts were retired; run again later"
-            )
+        result.error = self._races.reason(read.ref)
         return [], False
 
     def close(self) -> None:
