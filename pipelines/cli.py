@@ -24,10 +24,12 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
+from dlt.common.destination import Destination
 
 from harness_registry import ConfigError, HarnessRegistryError, RunReport
 from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS
 from harness_registry_pipelines.demo_figures import print_demo_figures
+from harness_registry_pipelines.lakehouse import FILESYSTEM, TABLE_FORMATS
 from harness_registry_pipelines.reports import (
     DEFAULT_DAYS,
     DEFAULT_TOP,
@@ -115,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     _add_destination_flags(run)
+    run.add_argument(
+        "--table-format",
+        choices=TABLE_FORMATS,
+        help=_help(
+            "with --destination filesystem: Delta Lake or Iceberg tables that merge",
+            f"table_format under [{PIPELINE_SECTION}], else plain files that append",
+        ),
+    )
     for option in OPTIONS:
         if option.flag:
             run.add_argument(
@@ -235,6 +245,7 @@ def command_run(args: argparse.Namespace) -> int:
         source_overrides(args),
         lock_timeout=args.lock_timeout,
         progress="log" if sys.stderr.isatty() else None,
+        table_format=args.table_format,
     )
     print_summary(run.report, settings, time.monotonic() - started)
     return exit_code(run.report)
@@ -310,6 +321,15 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def command_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    destination_type = Destination.from_reference(settings["destination"]).destination_type
+    if destination_type.rsplit(".", 1)[-1] == FILESYSTEM:
+        # the reports query a SQL database; dlt's filesystem destination has none to query
+        print(
+            "error: report needs a SQL destination (duckdb, postgres, ...), not filesystem: "
+            "query Delta or Iceberg tables with DuckDB (delta_scan, iceberg_scan), Spark or Trino",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     return print_reports(
         settings, output_format=args.format, days=args.days, top=args.top, names=args.report
     )

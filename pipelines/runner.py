@@ -22,6 +22,11 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 from harness_registry import RunReport, harness_registry_source
+from harness_registry_pipelines.lakehouse import (
+    apply_table_format,
+    remove_stale_nested_rows,
+    resolve_table_format,
+)
 from harness_registry_pipelines.runlock import RunLock
 
 # dlt config section of the pipeline settings: `[harness_registry_pipeline]` in .dlt/config.toml or
@@ -95,9 +100,13 @@ def load_source(
     source_options: Mapping[str, Any] | None = None,
     *,
     refresh: str | None = None,
+    table_format: str | None = None,
 ) -> tuple[RunReport, LoadInfo]:
     """Builds the source (options not given are resolved by dlt from config) and runs one load on
     `pipeline`, in the file format of its destination; returns the report and dlt's load info.
+
+    `table_format` (`delta`, `iceberg`; else `table_format` under `[harness_registry_pipeline]`)
+    loads the filesystem destination as open tables that merge: see `lakehouse`.
 
     A package left by a run that was killed after extracting is loaded first: `pipeline.run` would
     only finish that package and skip this run's data.
@@ -108,12 +117,14 @@ def load_source(
     """
     report = RunReport()
     source = harness_registry_source(**(source_options or {}), report=report)
+    apply_table_format(source, pipeline, resolve_table_format(table_format))
     if pipeline.has_pending_data:
         logger.warning("finishing the load package of an interrupted run first")
         pipeline.normalize()
-        pipeline.load()
+        remove_stale_nested_rows(pipeline, pipeline.load())
     destination = pipeline.destination.destination_name if pipeline.destination else ""
     info = pipeline.run(source, loader_file_format=loader_file_format(destination), refresh=refresh)
+    remove_stale_nested_rows(pipeline, info)
     return report, info
 
 
@@ -124,6 +135,7 @@ def run_pipeline(
     refresh: str | None = None,
     lock_timeout: float | None = None,
     progress: str | None = None,
+    table_format: str | None = None,
 ) -> PipelineRun:
     """Runs one load of the pipeline and returns its report and load info.
 
@@ -135,6 +147,8 @@ def run_pipeline(
         lock_timeout: hold the pipeline's run lock, waiting this many seconds for another run to
             finish; None for no lock (a scheduler that never overlaps runs).
         progress: dlt's progress collector (`log`, `tqdm`, ...), None for none.
+        table_format: `delta` or `iceberg` for open tables on the filesystem destination; None
+            for `table_format` under `[harness_registry_pipeline]`, else plain files.
 
     Raises:
         RunLockHeld: another run holds the lock, still after `lock_timeout`.
@@ -154,5 +168,7 @@ def run_pipeline(
             dataset_name=settings["dataset_name"],
             progress=progress,
         )
-        report, info = load_source(pipeline, source_options, refresh=refresh)
+        report, info = load_source(
+            pipeline, source_options, refresh=refresh, table_format=table_format
+        )
     return PipelineRun(settings=settings, report=report, load_info=info)

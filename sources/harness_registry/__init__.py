@@ -42,8 +42,13 @@ ARTIFACTS_WRITE_DISPOSITION: dict[str, Any] = {
         "destination_scope": "registry_ref IN (SELECT registry_ref FROM {staging_table})",
     },
 }
+# Delta Lake and Iceberg tables on the filesystem destination: dlt merges them only with `upsert`
+# (on the primary key; nested rows on their `_dlt_id`), never `delete-insert` or `scd2`.
+# harness_registry_pipelines.lakehouse applies it to the merged tables when a table format is set.
+OPEN_TABLE_WRITE_DISPOSITION: dict[str, Any] = {"disposition": "merge", "strategy": "upsert"}
 
 __all__ = [
+    "OPEN_TABLE_WRITE_DISPOSITION",
     "AuthError",
     "ConfigError",
     "EndpointError",
