@@ -42,3 +42,23 @@ test-airflow:
 
 clean:
 	rm -rf $(VENV) .venv-airflow .pytest_cache *.egg-info
+
+# What to do after `make demo`: reports, SQL and the notebook, from the venv (no other tool needed).
+.PHONY: report sql notebook
+
+report: $(VENV)/.installed
+	$(BIN)/harness-registry report
+
+# The DuckDB command-line tool on the package index lags the duckdb library's file format, so SQL
+# goes through the library: a prompt on harness_registry.duckdb (SQL_ARGS='"SELECT ..."' for one query).
+sql: $(VENV)/.installed
+	$(BIN)/harness-registry sql $(SQL_ARGS)
+
+$(VENV)/.installed-notebook: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[notebook]'
+	@touch $@
+
+# Opens the notebook in Jupyter; with no browser (a server, CI) or NOTEBOOK_ARGS=--html, runs it and
+# writes notebooks/explore_artifacts.html.
+notebook: $(VENV)/.installed-notebook
+	$(BIN)/harness-registry notebook $(NOTEBOOK_ARGS)
