@@ -441,8 +441,8 @@ def interrupted(command: str, error: BaseException) -> str:
     step = getattr(error, "step", None)
     during = f" during {step}" if isinstance(step, str) else ""
     return (
-        f"interrupted (Ctrl-C): the {command} stopped{during}; nothing half-written was "
-        "committed, and the next run resumes from what was"
+        f"interrupted (Ctrl-C){during}: the {command} stopped, nothing half-written was "
+        "committed, and the next run resumes where it left off"
     )
 
 
