@@ -7,7 +7,7 @@ rows. Its parameters are `:since`, `:now` and `:top`, bound by the database driv
 the SQL); `since` is the report time minus `days`, computed here so that no date arithmetic differs
 between databases. A `-- title:` header line may use `{days}` (as `30 days`, `1 day`) and `{top}`.
 
-    python pipelines/harness_registry_pipeline.py report [--format table|csv|json] [--days N]
+    .venv/bin/harness-registry report [--format table|csv|json] [--days N]
 
 `print_reports` returns 0, or 2 with one line on stderr when nothing is loaded yet (or for a negative
 `--days`, a `--top` below 1). `run_reports` returns the rows themselves, for tests and other callers.
