@@ -28,12 +28,13 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e .
 	@touch $@
 
+# dev includes the lakehouse and notebook extras: the tests exercise both.
 $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e '.[dev]'
-	@touch $@ $(VENV)/.installed
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-notebook
 
 demo: $(VENV)/.installed
-	$(BIN)/python pipelines/harness_registry_pipeline.py demo
+	$(BIN)/harness-registry demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -72,3 +73,23 @@ lock: test-latest
 
 clean:
 	rm -rf $(VENV) $(LATEST_VENV) .venv-airflow .pytest_cache *.egg-info
+
+# What to do after `make demo`: reports, SQL and the notebook, from the venv (no other tool needed).
+.PHONY: report sql notebook
+
+report: $(VENV)/.installed
+	$(BIN)/harness-registry report
+
+# The DuckDB command-line tool on the package index lags the duckdb library's file format, so SQL
+# goes through the library: a prompt on harness_registry.duckdb (SQL_ARGS='"SELECT ..."' for one query).
+sql: $(VENV)/.installed
+	$(BIN)/harness-registry sql $(SQL_ARGS)
+
+$(VENV)/.installed-notebook: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e '.[notebook]'
+	@touch $@
+
+# Opens the notebook in Jupyter; with no browser (a server, CI) or NOTEBOOK_ARGS=--html, runs it and
+# writes notebooks/explore_artifacts.html.
+notebook: $(VENV)/.installed-notebook
+	$(BIN)/harness-registry notebook $(NOTEBOOK_ARGS)

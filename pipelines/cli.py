@@ -2,7 +2,8 @@
 `report` to read what is loaded.
 
     harness-registry run [--registry REF ...] [--destination NAME] ...
-    python pipelines/harness_registry_pipeline.py demo
+    harness-registry demo
+    harness-registry sql "SELECT count(*) FROM artifacts"
 
 Settings come from dlt's config (`.dlt/config.toml`, `.dlt/secrets.toml`, environment variables);
 flags override them for one run. The `run` flags are derived from the source's declared options
@@ -24,12 +25,13 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
-from dlt.common.destination import Destination
 
 from harness_registry import ConfigError, HarnessRegistryError, RunReport
-from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS
+from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS, OPTIONS_BY_NAME
 from harness_registry_pipelines.demo_figures import print_demo_figures
 from harness_registry_pipelines.lakehouse import FILESYSTEM, TABLE_FORMATS
+from harness_registry_pipelines.notebook_command import DEFAULT_HTML, run_notebook
+from harness_registry_pipelines.report_output import display_width, plural
 from harness_registry_pipelines.reports import (
     DEFAULT_DAYS,
     DEFAULT_TOP,
@@ -43,9 +45,11 @@ from harness_registry_pipelines.runner import (
     LOADER_FILE_FORMATS,
     PIPELINE_SECTION,
     PipelineSettings,
+    check_destination,
     pipeline_settings,
     run_pipeline,
 )
+from harness_registry_pipelines.sql_command import SQL_FORMATS, default_database, run_sql
 
 __all__ = [
     "DEFAULTS",
@@ -71,7 +75,7 @@ EXIT_CODES = {
     EXIT_CONFIG: "bad configuration or input, found before any request",
     EXIT_PARTIAL: "some registries failed and the others were loaded",
     EXIT_LOCKED: "another run of the same pipeline holds the lock",
-    EXIT_INTERRUPTED: "interrupted; nothing of the run was committed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing half-written was committed",
 }
 DEMO_DUCKDB = "harness_registry.duckdb"
 VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
@@ -196,6 +200,59 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=_help("the DuckDB file to write", DEMO_DUCKDB),
     )
+
+    sql = commands.add_parser(
+        "sql",
+        parents=[verbose],
+        help="run SQL on the loaded DuckDB file (no DuckDB tool needed)",
+        description=(
+            "Run SQL on the DuckDB file a run or the demo loaded, read-only, with the dataset as\n"
+            "the default schema. The query comes from the argument, else from standard input;\n"
+            "in a terminal without one, a prompt."
+        ),
+        formatter_class=formatter,
+    )
+    sql.add_argument("query", nargs="?", metavar="SQL", help="the SQL to run (default: stdin)")
+    sql.add_argument(
+        "--duckdb",
+        metavar="FILE",
+        help=_help("the DuckDB file", f"DESTINATION__DUCKDB__CREDENTIALS, else {DEMO_DUCKDB}"),
+    )
+    sql.add_argument(
+        "--dataset",
+        default=DEFAULTS["dataset_name"],
+        metavar="NAME",
+        help=_help("the default schema", DEFAULTS["dataset_name"]),
+    )
+    sql.add_argument(
+        "--format", choices=SQL_FORMATS, default="table", help=_help("output format", "table")
+    )
+
+    notebook = commands.add_parser(
+        "notebook",
+        parents=[verbose],
+        help="open the exploration notebook, or run it to HTML where there is no browser",
+        description=(
+            "Open notebooks/explore_artifacts.ipynb in Jupyter, or, with --html or where no\n"
+            "browser can be opened, run it and write it with its plots as HTML. Needs the\n"
+            "notebook extra: `make notebook` installs it."
+        ),
+        formatter_class=formatter,
+    )
+    notebook.add_argument(
+        "--html",
+        action="store_true",
+        help=_help(
+            "run the notebook and write HTML instead of opening it", "only without a browser"
+        ),
+    )
+    notebook.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_HTML,
+        metavar="FILE",
+        help=_help("where the HTML goes", "notebooks/explore_artifacts.html"),
+    )
     return parser
 
 
@@ -247,46 +304,99 @@ def command_run(args: argparse.Namespace) -> int:
         progress="log" if sys.stderr.isatty() else None,
         table_format=args.table_format,
     )
-    print_summary(run.report, settings, time.monotonic() - started)
+    print_summary(run.report, settings, time.monotonic() - started, package_type_filter(args))
     return exit_code(run.report)
 
 
+def nothing_read(report: RunReport) -> bool:
+    """Every registry and space named failed: not one registry's artifacts could be read."""
+    return bool(report.failures) and not any(r.ok for r in report.registries.values())
+
+
 def exit_code(report: RunReport) -> int:
+    if nothing_read(report):
+        return EXIT_FAILED
     return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
-def print_summary(report: RunReport, settings: PipelineSettings, seconds: float) -> None:
-    """Rows per registry, requests and time, on stdout; failures named with their reason."""
+def empty_registries(report: RunReport) -> list[str]:
+    """Registries read completely that hold no artifact: counted as read, but not by the reports,
+    which count the registries holding artifacts."""
+    return sorted(r.ref for r in report.registries.values() if r.ok and r.rows_read == 0)
+
+
+def print_summary(
+    report: RunReport,
+    settings: PipelineSettings,
+    seconds: float,
+    package_types: tuple[str, ...] = (),
+) -> None:
+    """Rows per registry, requests and time, on stdout; failures named with their reason.
+
+    `package_types` is the run's package type filter, to say so when it matched no registry."""
     out = sys.stdout
     registries = sorted(report.registries.values(), key=lambda r: r.ref)
-    width = max([len("registry"), *(len(r.ref) for r in registries)])
+    width = max([display_width("registry"), *(display_width(r.ref) for r in registries)])
     out.write(
-        f"{report.rows_loaded} artifact rows loaded from {len(registries)} registries into "
+        f"{report.rows_loaded} artifact rows loaded from "
+        f"{plural(len(registries), 'registry', 'registries')} into "
         f"{settings['destination']} dataset {settings['dataset_name']} in {seconds:.1f} s "
-        f"({report.requests} requests, {report.throttled} throttled)\n"
+        f"({plural(report.requests, 'request')}, {report.throttled} throttled)\n"
     )
-    out.write(f"  {'registry':<{width}}  {'read':>7}  {'loaded':>7}  {'pages':>5}  status\n")
+    out.write(f"  {_pad('registry', width)}  {'read':>7}  {'loaded':>7}  {'pages':>5}  status\n")
     for result in registries:
         if result.error:
             status = f"FAILED: {result.error}"
         elif result.cursor_kept:
             status = "ok, changed while read: cursor kept, the next run re-reads it"
+        elif result.rows_read == 0:
+            status = "ok, empty"
         else:
             status = "ok"
         out.write(
-            f"  {result.ref:<{width}}  {result.rows_read:>7}  {result.rows_loaded:>7}  "
+            f"  {_pad(result.ref, width)}  {result.rows_read:>7}  {result.rows_loaded:>7}  "
             f"{result.pages:>5}  {status}\n"
         )
     for space in sorted(report.spaces.values(), key=lambda r: r.ref):
         if space.error:
             out.write(f"  space {space.ref}: FAILED: {space.error}\n")
-    if report.failures:
-        names = ", ".join(sorted(r.ref for r in report.failures))
+        elif space.rows_read == 0 and package_types:
+            out.write(
+                f"  space {space.ref}: no registry of package type {', '.join(package_types)}: "
+                "the --package-type filter matched nothing (Harness names types DOCKER, MAVEN, "
+                "NPM, ...)\n"
+            )
+        elif space.rows_read == 0:
+            out.write(f"  space {space.ref}: holds no registry\n")
+    names = ", ".join(sorted(r.ref for r in report.failures))
+    if nothing_read(report):
+        sys.stderr.write(
+            "error: the run failed: none of the registries or spaces could be read (see above), "
+            f"nothing was loaded: {names}\n"
+        )
+    elif report.failures:
         sys.stderr.write(
             f"error: {len(report.failures)} of the registries or spaces could not be read "
             f"(see above), the others were loaded: {names}\n"
         )
     out.flush()
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-aligned in `width` terminal columns (wide characters take two)."""
+    return text + " " * (width - display_width(text))
+
+
+def package_type_filter(args: argparse.Namespace) -> tuple[str, ...]:
+    """The run's package types: the flags, else the config, as the source validates them."""
+    option = OPTIONS_BY_NAME["package_types"]
+    given = getattr(args, option.name, None)
+    if given is None:
+        given = dlt.config.get(f"sources.harness_registry.{option.name}")
+    try:
+        return tuple(option.validate(given))
+    except ConfigError:  # the source has named the bad value already
+        return ()
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -315,14 +425,14 @@ def command_demo(args: argparse.Namespace) -> int:
         # and from an empty dataset, so figures do not pile up across runs
         run = run_pipeline(settings, source_options, refresh="drop_sources")
     print_summary(run.report, settings, time.monotonic() - started)
-    print_demo_figures(duckdb_path, settings["dataset_name"])
+    print_demo_figures(duckdb_path, settings["dataset_name"], empty_registries(run.report))
     return exit_code(run.report)
 
 
 def command_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    destination_type = Destination.from_reference(settings["destination"]).destination_type
-    if destination_type.rsplit(".", 1)[-1] == FILESYSTEM:
+    destination = check_destination(settings["destination"])
+    if destination.destination_type.rsplit(".", 1)[-1] == FILESYSTEM:
         # the reports query a SQL database; dlt's filesystem destination has none to query
         print(
             "error: report needs a SQL destination (duckdb, postgres, ...), not filesystem: "
@@ -332,6 +442,27 @@ def command_report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     return print_reports(
         settings, output_format=args.format, days=args.days, top=args.top, names=args.report
+    )
+
+
+def command_sql(args: argparse.Namespace) -> int:
+    return run_sql(args.duckdb or default_database(), args.dataset, args.query, args.format)
+
+
+def command_notebook(args: argparse.Namespace) -> int:
+    return run_notebook(html=args.html, output=args.output)
+
+
+def interrupted(command: str, error: BaseException) -> str:
+    """One sentence for Ctrl-C: what stopped, and what that leaves behind."""
+    if command not in ("run", "demo"):
+        return f"interrupted (Ctrl-C): {command} stopped; it changes nothing"
+    # dlt wraps the interrupt in the step it stopped (extract, normalize, load)
+    step = getattr(error, "step", None)
+    during = f" during {step}" if isinstance(step, str) else ""
+    return (
+        f"interrupted (Ctrl-C){during}: the {command} stopped, nothing half-written was "
+        "committed, and the next run resumes where it left off"
     )
 
 
@@ -398,17 +529,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.verbose = getattr(args, "verbose", False)
     configure_logging(args.verbose)
-    commands = {"run": command_run, "demo": command_demo, "report": command_report}
+    commands = {
+        "run": command_run,
+        "demo": command_demo,
+        "report": command_report,
+        "sql": command_sql,
+        "notebook": command_notebook,
+    }
     try:
         return commands[args.command](args)
     except RunLockHeld as held:
         hint = "" if held.waited else ". Use --lock-timeout SECONDS to wait for it"
         print(f"error: {held}{hint}", file=sys.stderr)
         return EXIT_LOCKED
-    except KeyboardInterrupt:
-        print("interrupted: nothing of this run was committed", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"error: {interrupted(args.command, stop)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
+        if isinstance(root_cause(error), KeyboardInterrupt):
+            print(f"error: {interrupted(args.command, error)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if args.verbose:
             raise
         message, code = describe(error)

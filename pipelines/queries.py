@@ -34,7 +34,7 @@ ARTIFACTS = "artifacts"
 LABELS = "artifacts__labels"
 RELATIONS = (ARTIFACTS, LABELS)
 VALID_TO_COLUMN = "_dlt_valid_to"
-RUN_HINT = "python pipelines/harness_registry_pipeline.py run"
+RUN_HINT = ".venv/bin/harness-registry run"
 
 _CATALOG = Statement("SELECT current_database()", "current catalog")
 _COLUMNS = Statement(

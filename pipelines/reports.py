@@ -7,7 +7,7 @@ rows. Its parameters are `:since`, `:now` and `:top`, bound by the database driv
 the SQL); `since` is the report time minus `days`, computed here so that no date arithmetic differs
 between databases. A `-- title:` header line may use `{days}` (as `30 days`, `1 day`) and `{top}`.
 
-    python pipelines/harness_registry_pipeline.py report [--format table|csv|json] [--days N]
+    .venv/bin/harness-registry report [--format table|csv|json] [--days N]
 
 `print_reports` returns 0, or 2 with one line on stderr when nothing is loaded yet (or for a negative
 `--days`, a `--top` below 1). `run_reports` returns the rows themselves, for tests and other callers.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from harness_registry_pipelines.queries import (
     check_relations,
 )
 from harness_registry_pipelines.report_output import FORMATS, WRITERS, plural
+from harness_registry_pipelines.runner import check_destination
 from harness_registry_pipelines.sql_engine import DltEngine, Statement
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -247,11 +249,16 @@ def print_reports(
         print(f"error: --top must be at least 1 (got {top})", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = out or sys.stdout
+    destination = check_destination(settings["destination"])
     connection = None
+    # Reports read the destination only: their pipeline lives in a throwaway folder, so that a
+    # report (failed or not) never changes the local state that `run` resumes from.
+    workdir = tempfile.TemporaryDirectory(prefix="harness_registry_report_")
     try:
         pipeline = dlt.pipeline(
             pipeline_name=settings["pipeline_name"],
-            destination=settings["destination"],
+            pipelines_dir=workdir.name,
+            destination=destination,
             dataset_name=settings["dataset_name"],
         )
         database = _duckdb_file(pipeline)
@@ -266,6 +273,7 @@ def print_reports(
             connection = duckdb.connect(database, read_only=True)
             pipeline = dlt.pipeline(
                 pipeline_name=settings["pipeline_name"],
+                pipelines_dir=workdir.name,
                 destination=dlt.destinations.duckdb(connection),
                 dataset_name=settings["dataset_name"],
             )
@@ -276,6 +284,7 @@ def print_reports(
     finally:
         if connection is not None:
             connection.close()
+        workdir.cleanup()
     try:
         WRITERS[output_format](run, out)
         out.flush()

@@ -13,15 +13,18 @@ Example:
 """
 
 import contextlib
+import difflib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import dlt
+from dlt.common.destination import Destination
+from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import LoadInfo
 
-from harness_registry import RunReport, harness_registry_source
+from harness_registry import ConfigError, RunReport, harness_registry_source
 from harness_registry_pipelines.lakehouse import (
     apply_table_format,
     remove_stale_nested_rows,
@@ -90,6 +93,44 @@ def pipeline_settings(
     return PipelineSettings(**resolved)
 
 
+def destination_names() -> list[str]:
+    """The destinations dlt knows by name (`dlt.destinations`), sorted: `athena` ... `weaviate`."""
+    # `destination` is the decorator for custom destinations, not a destination
+    return sorted(name for name in dlt.destinations.__all__ if name != "destination")
+
+
+def check_destination(name: str) -> Destination:
+    """The dlt destination called `name`, its credentials found in config; checked before any
+    pipeline is created, because a pipeline keeps its destination in its local state even when the
+    command then fails (and the next command would warn about it).
+
+    `name` is a destination type (`postgres`) or a named destination configured with a
+    `destination_type` under `[destination.NAME]`.
+
+    Raises:
+        ConfigError: an unknown destination, or one whose credentials are not configured.
+    """
+    try:
+        destination = Destination.from_reference(name)
+    except UnknownDestinationModule:
+        close = difflib.get_close_matches(name, destination_names(), n=1)
+        guess = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(
+            f"unknown destination {name!r}{guess}: use one of {', '.join(destination_names())}, "
+            f"or a name with destination_type set under [destination.{name}]"
+        ) from None
+    # partial: the dataset and the working folder come with the pipeline, the credentials do not
+    config = destination.configuration(destination.spec(), accept_partial=True)
+    credentials = getattr(config, "credentials", None)
+    if credentials is not None and not credentials.is_resolved():
+        raise ConfigError(
+            f"no credentials for destination {name}: set them under "
+            f"[destination.{name}.credentials] in .dlt/secrets.toml or in "
+            f"DESTINATION__{name.upper()}__CREDENTIALS"
+        )
+    return destination
+
+
 def loader_file_format(destination_name: str) -> str | None:
     """The load file format for a destination type (`duckdb`), or None for dlt's default."""
     return LOADER_FILE_FORMATS.get(destination_name)
@@ -151,9 +192,12 @@ def run_pipeline(
             for `table_format` under `[harness_registry_pipeline]`, else plain files.
 
     Raises:
+        ConfigError: an unknown destination or one without credentials, before the pipeline is
+            created (its local state stays as it was).
         RunLockHeld: another run holds the lock, still after `lock_timeout`.
     """
     settings = settings or pipeline_settings()
+    destination = check_destination(settings["destination"])
     lock = (
         RunLock(settings["pipeline_name"], timeout=lock_timeout)
         if lock_timeout is not None
@@ -164,7 +208,7 @@ def run_pipeline(
         # concurrent run may still be changing
         pipeline = dlt.pipeline(
             pipeline_name=settings["pipeline_name"],
-            destination=settings["destination"],
+            destination=destination,
             dataset_name=settings["dataset_name"],
             progress=progress,
         )

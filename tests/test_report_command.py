@@ -196,7 +196,7 @@ def test_report_before_any_load_exits_2_without_creating_the_database(tmp_path):
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: no artifacts loaded yet in dataset harness: ")
-    assert "pipelines/harness_registry_pipeline.py run` first" in result.stderr
+    assert ".venv/bin/harness-registry run` first" in result.stderr
     assert not database.exists()
 
 
@@ -209,7 +209,7 @@ def test_report_on_another_dataset_exits_2(loaded_cli):
     assert result.stdout == ""
     assert result.stderr == (
         "error: no artifacts loaded yet in dataset not_loaded_here on duckdb: "
-        "run `python pipelines/harness_registry_pipeline.py run` first\n"
+        "run `.venv/bin/harness-registry run` first\n"
     )
 
 

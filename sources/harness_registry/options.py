@@ -351,6 +351,13 @@ class SourceOptions:
                 "no registries to read: set registries (or spaces) in "
                 f"{CONFIG_SECTION} of .dlt/config.toml, or pass --registry/--space"
             )
+        if values["package_types"] and not values["spaces"]:
+            # the filter is sent with the listing of a space's registries; it never applies to
+            # registries named one by one, so it would be silently ignored
+            raise ConfigError(
+                "package_types filters the registries discovered in spaces, and no spaces are "
+                "set: add --space (spaces in .dlt/config.toml), or drop --package-type"
+            )
         return cls(**values)
 
     def row_filters(self) -> dict[str, Any]:
