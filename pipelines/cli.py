@@ -29,6 +29,7 @@ from harness_registry import ConfigError, HarnessRegistryError, RunReport
 from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS
 from harness_registry_pipelines.demo_figures import print_demo_figures
 from harness_registry_pipelines.reports import (
+    DEFAULT_CLEANUP_DAYS,
     DEFAULT_DAYS,
     DEFAULT_TOP,
     FORMATS,
@@ -162,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOP,
         metavar="N",
         help=_help("rows of the top-downloads report", str(DEFAULT_TOP)),
+    )
+    report.add_argument(
+        "--cleanup-days",
+        type=int,
+        default=DEFAULT_CLEANUP_DAYS,
+        metavar="N",
+        help=_help(
+            "cleanup candidates: versions not modified for this many days",
+            str(DEFAULT_CLEANUP_DAYS),
+        ),
     )
     report.add_argument(
         "--report",
@@ -311,7 +322,12 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     return print_reports(
-        settings, output_format=args.format, days=args.days, top=args.top, names=args.report
+        settings,
+        output_format=args.format,
+        days=args.days,
+        top=args.top,
+        names=args.report,
+        cleanup_days=args.cleanup_days,
     )
 
 

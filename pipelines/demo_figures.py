@@ -25,6 +25,15 @@ DEMO_QUERIES = (
         "GROUP BY value ORDER BY artifacts DESC, label LIMIT 5",
     ),
 )
+# shown after those when the dataset holds versions (`run --versions`)
+VERSION_QUERIES = (
+    (
+        "storage by package type",
+        "SELECT package_type, COUNT(*) AS versions, "
+        "CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS size_bytes "
+        "FROM artifact_versions GROUP BY package_type ORDER BY size_bytes DESC, package_type",
+    ),
+)
 NEXT_STEPS = (
     "\nNext: python pipelines/harness_registry_pipeline.py report   (SQL reports on this file)"
     "\n      notebooks/explore_artifacts.ipynb                    (plots)"
@@ -38,7 +47,8 @@ def print_demo_figures(duckdb_path: str, dataset: str) -> None:
     with duckdb.connect(duckdb_path, read_only=True) as connection:
         queries = ArtifactQueries(DuckDBEngine(connection), dataset)
         print(f"\nIn {duckdb_path}, dataset {dataset}:")
-        for title, sql in DEMO_QUERIES:
+        versions = VERSION_QUERIES if queries.relations.versions_loaded else ()
+        for title, sql in (*DEMO_QUERIES, *versions):
             result = queries.fetch(sql)
             numeric = numeric_columns(result.rows, len(result.columns))
             cells = [result.columns, *([_cell(value) for value in row] for row in result.rows)]
