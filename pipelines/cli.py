@@ -33,6 +33,7 @@ from harness_registry_pipelines.lakehouse import FILESYSTEM, TABLE_FORMATS
 from harness_registry_pipelines.notebook_command import DEFAULT_HTML, run_notebook
 from harness_registry_pipelines.report_output import display_width, plural
 from harness_registry_pipelines.reports import (
+    DEFAULT_CLEANUP_DAYS,
     DEFAULT_DAYS,
     DEFAULT_TOP,
     FORMATS,
@@ -176,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOP,
         metavar="N",
         help=_help("rows of the top-downloads report", str(DEFAULT_TOP)),
+    )
+    report.add_argument(
+        "--cleanup-days",
+        type=int,
+        default=DEFAULT_CLEANUP_DAYS,
+        metavar="N",
+        help=_help(
+            "cleanup candidates: versions not modified for this many days",
+            str(DEFAULT_CLEANUP_DAYS),
+        ),
     )
     report.add_argument(
         "--report",
@@ -441,7 +452,12 @@ def command_report(args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
     return print_reports(
-        settings, output_format=args.format, days=args.days, top=args.top, names=args.report
+        settings,
+        output_format=args.format,
+        days=args.days,
+        top=args.top,
+        names=args.report,
+        cleanup_days=args.cleanup_days,
     )
 
 

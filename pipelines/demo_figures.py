@@ -38,6 +38,15 @@ DEMO_QUERIES = (
 )
 EXAMPLE_SQL = "SELECT package_type, count(*) AS artifacts FROM artifacts GROUP BY 1 ORDER BY 2 DESC"
 DEFAULT_DUCKDB = "harness_registry.duckdb"
+# shown after those when the dataset holds versions (`run --versions`)
+VERSION_QUERIES = (
+    (
+        "storage by package type",
+        "SELECT package_type, COUNT(*) AS versions, "
+        "CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS size_bytes "
+        "FROM artifact_versions GROUP BY package_type ORDER BY size_bytes DESC, package_type",
+    ),
+)
 
 
 def print_demo_figures(duckdb_path: str, dataset: str, empty: Sequence[str] = ()) -> None:
@@ -50,7 +59,8 @@ def print_demo_figures(duckdb_path: str, dataset: str, empty: Sequence[str] = ()
         queries = ArtifactQueries(DuckDBEngine(connection), dataset)
         print(f"\nIn {duckdb_path}, dataset {dataset}:")
         print(totals_line(queries, dataset, empty))
-        for title, sql in DEMO_QUERIES:
+        versions = VERSION_QUERIES if queries.relations.versions_loaded else ()
+        for title, sql in (*DEMO_QUERIES, *versions):
             result = queries.fetch(sql)
             numeric = numeric_columns(result.rows, len(result.columns))
             cells = [result.columns, *([_cell(value) for value in row] for row in result.rows)]

@@ -1,8 +1,9 @@
-"""The one place that knows which rows of a dataset are the current artifacts, and how to name them.
+"""The one place that knows which rows of a dataset are the current artifacts and versions, and how
+to name them.
 
-SQL written for this project (the reports in `reports/`, the demo's figures, the notebook) reads two
-relations by their plain names, `artifacts` and `artifacts__labels`. `ArtifactQueries` runs such SQL
-on one dataset, with each name standing for:
+SQL written for this project (the reports in `reports/`, the demo's figures, the notebook) reads four
+relations by their plain names. `ArtifactQueries` runs such SQL on one dataset, with each name
+standing for:
 
 - `artifacts`: the current artifacts. In snapshot mode the table keeps old versions of rows too
   (dlt's scd2 sets `_dlt_valid_to` on them), so only the rows without `_dlt_valid_to` count; in
@@ -10,8 +11,14 @@ on one dataset, with each name standing for:
 - `artifacts__labels`: the labels of those artifacts (column `value`, joined to `artifacts._dlt_id`
   by `_dlt_parent_id`); an empty relation when no artifact ever had a label (dlt then creates no
   table).
+- `artifact_versions`: the current versions (`run --versions`), the rows without `_dlt_valid_to`
+  when that table has the column. Every column of the agreed schema is there, NULL where dlt created
+  none (dlt adds a column only once some row has a value in it). When the dataset was loaded without
+  versions it is an empty relation with those columns, and `relations.versions_loaded` is False.
+- `artifact_versions__tags`: the Docker/Helm tags of those versions (column `value`, joined to
+  `artifact_versions._dlt_id` by `_dlt_parent_id`), empty when there are none.
 
-Both become common table expressions in front of the statement, over table names qualified with
+All become common table expressions in front of the statement, over table names qualified with
 the catalog and the dataset: DuckDB names the catalog after the file, so `harness_registry.duckdb`
 holding the dataset `harness_registry` would make `harness_registry.artifacts` ambiguous.
 
@@ -32,9 +39,43 @@ from harness_registry_pipelines.sql_engine import QueryResult, SqlEngine, Statem
 
 ARTIFACTS = "artifacts"
 LABELS = "artifacts__labels"
-RELATIONS = (ARTIFACTS, LABELS)
+VERSIONS = "artifact_versions"
+VERSION_TAGS = "artifact_versions__tags"
+RELATIONS = (ARTIFACTS, LABELS, VERSIONS, VERSION_TAGS)
+VERSION_RELATIONS = (VERSIONS, VERSION_TAGS)
 VALID_TO_COLUMN = "_dlt_valid_to"
 RUN_HINT = ".venv/bin/harness-registry run"
+VERSIONS_HINT = "versions not loaded: run with --versions"
+# The columns of `artifact_versions` that SQL may rely on (the agreed schema), with their types: a
+# column dlt did not create (no row had a value) reads as NULL of that type.
+VERSION_COLUMNS = {
+    "registry_ref": "TEXT",
+    "artifact_name": "TEXT",
+    "artifact_type": "TEXT",
+    "version": "TEXT",
+    "package_type": "TEXT",
+    "size": "TEXT",
+    "size_bytes": "BIGINT",
+    "file_count": "BIGINT",
+    "digest_count": "BIGINT",
+    "downloads_count": "BIGINT",
+    "last_modified": "TIMESTAMPTZ",
+    "pull_command": "TEXT",
+    "is_quarantined": "BOOLEAN",
+    "quarantine_reason": "TEXT",
+    "uuid": "TEXT",
+    "registry_uuid": "TEXT",
+    "tags_text": "TEXT",
+    "_dlt_load_id": "TEXT",
+    "_dlt_id": "TEXT",
+}
+CHILD_COLUMNS = {
+    "value": "TEXT",
+    "_dlt_parent_id": "TEXT",
+    "_dlt_list_idx": "BIGINT",
+    "_dlt_root_id": "TEXT",
+    "_dlt_id": "TEXT",
+}
 
 _CATALOG = Statement("SELECT current_database()", "current catalog")
 _COLUMNS = Statement(
@@ -49,8 +90,8 @@ class NoDataError(Exception):
 
 
 def check_relations(statement: Statement) -> None:
-    """Refuses SQL that reads other tables than `artifacts` and `artifacts__labels` (and its own
-    CTEs), or names them with a schema: the dataset is chosen when the SQL runs.
+    """Refuses SQL that reads other tables than `RELATIONS` (and its own CTEs), or names them with
+    a schema: the dataset is chosen when the SQL runs.
 
     Raises:
         ValueError: naming the tables in question.
@@ -71,20 +112,35 @@ def check_relations(statement: Statement) -> None:
         )
 
 
+def reads_versions(statement: Statement) -> bool:
+    """Whether the SQL reads `artifact_versions` or its tags (and so says nothing without them)."""
+    return any(
+        table.name in VERSION_RELATIONS for table in statement.expression().find_all(exp.Table)
+    )
+
+
 @dataclass(frozen=True)
 class CurrentRelations:
-    """What `artifacts` and `artifacts__labels` stand for in one dataset, as SELECTs."""
+    """What each of `RELATIONS` stands for in one dataset, as SELECTs."""
 
     artifacts: exp.Query
     artifacts__labels: exp.Query
     snapshot: bool
+    artifact_versions: exp.Query
+    artifact_versions__tags: exp.Query
+    versions_loaded: bool
 
     def get(self, name: str) -> exp.Query:
-        return {ARTIFACTS: self.artifacts, LABELS: self.artifacts__labels}[name]
+        return {
+            ARTIFACTS: self.artifacts,
+            LABELS: self.artifacts__labels,
+            VERSIONS: self.artifact_versions,
+            VERSION_TAGS: self.artifact_versions__tags,
+        }[name]
 
 
 def current_relations(engine: SqlEngine, dataset: str) -> CurrentRelations:
-    """Looks the dataset's tables up in `information_schema` and builds the two relations.
+    """Looks the dataset's tables up in `information_schema` and builds the relations.
 
     Raises:
         NoDataError: the dataset has no `artifacts` table.
@@ -102,28 +158,53 @@ def current_relations(engine: SqlEngine, dataset: str) -> CurrentRelations:
     if not artifact_columns:
         raise NoDataError(f"no artifacts loaded yet in dataset {dataset}: run `{RUN_HINT}` first")
     snapshot = VALID_TO_COLUMN in artifact_columns
-    artifacts = exp.select("*").from_(table(ARTIFACTS))
-    if snapshot:
-        artifacts = artifacts.where(exp.column(VALID_TO_COLUMN).is_(exp.null()))
-    if columns(LABELS):
-        labels = exp.select("l.*").from_(exp.alias_(table(LABELS), "l", table=True))
-        if snapshot:  # the labels of old row versions hang off those versions' `_dlt_id`
-            current_ids = exp.select("_dlt_id").from_(table(ARTIFACTS))
-            current_ids = current_ids.where(exp.column(VALID_TO_COLUMN).is_(exp.null()))
-            labels = labels.where(exp.column("_dlt_parent_id", "l").isin(query=current_ids))
+    artifacts = _current(exp.select("*").from_(table(ARTIFACTS)), snapshot)
+    labels = _children(table(LABELS), table(ARTIFACTS), snapshot, bool(columns(LABELS)))
+
+    version_columns = columns(VERSIONS)
+    versions_loaded = bool(version_columns)
+    versions_snapshot = VALID_TO_COLUMN in version_columns
+    if versions_loaded:
+        # every agreed column, NULL where dlt has not created it (yet)
+        missing = [
+            exp.cast(exp.null(), kind).as_(name)
+            for name, kind in VERSION_COLUMNS.items()
+            if name not in version_columns
+        ]
+        versions = _current(exp.select("*", *missing).from_(table(VERSIONS)), versions_snapshot)
     else:
-        labels = exp.select(
-            exp.cast(exp.null(), "TEXT").as_("value"),
-            exp.cast(exp.null(), "TEXT").as_("_dlt_parent_id"),
-            exp.cast(exp.null(), "BIGINT").as_("_dlt_list_idx"),
-            exp.cast(exp.null(), "TEXT").as_("_dlt_root_id"),
-            exp.cast(exp.null(), "TEXT").as_("_dlt_id"),
-        ).where("1 = 0")
-    return CurrentRelations(artifacts, labels, snapshot)
+        versions = _empty(VERSION_COLUMNS)
+    tags = _children(
+        table(VERSION_TAGS), table(VERSIONS), versions_snapshot, bool(columns(VERSION_TAGS))
+    )
+    return CurrentRelations(artifacts, labels, snapshot, versions, tags, versions_loaded)
+
+
+def _current(select: exp.Select, snapshot: bool) -> exp.Select:
+    """The rows scd2 has not retired, in snapshot mode; all rows otherwise."""
+    return select.where(exp.column(VALID_TO_COLUMN).is_(exp.null())) if snapshot else select
+
+
+def _children(child: exp.Table, parent: exp.Table, snapshot: bool, exists: bool) -> exp.Query:
+    """A child table's rows that hang off current parent rows; empty when dlt created no table."""
+    if not exists:
+        return _empty(CHILD_COLUMNS)
+    rows = exp.select("c.*").from_(exp.alias_(child, "c", table=True))
+    if snapshot:  # the children of old row versions hang off those versions' `_dlt_id`
+        current_ids = _current(exp.select("_dlt_id").from_(parent.copy()), snapshot)
+        rows = rows.where(exp.column("_dlt_parent_id", "c").isin(query=current_ids))
+    return rows
+
+
+def _empty(columns: Mapping[str, str]) -> exp.Select:
+    """No rows, with these columns and types."""
+    return exp.select(
+        *(exp.cast(exp.null(), kind).as_(name) for name, kind in columns.items())
+    ).where("1 = 0")
 
 
 class ArtifactQueries:
-    """Runs SQL that reads `artifacts` and `artifacts__labels` on one dataset (see the module)."""
+    """Runs SQL that reads the `RELATIONS` on one dataset (see the module)."""
 
     def __init__(self, engine: SqlEngine, dataset: str) -> None:
         """Raises NoDataError when the dataset has no `artifacts` table."""

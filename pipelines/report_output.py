@@ -86,7 +86,8 @@ def numeric_columns(rows: Sequence[Sequence[Any]], width: int) -> list[bool]:
 
 
 def write_json(run: ReportRun, out: TextIO) -> None:
-    """One object: the run's parameters and `reports`, each with its columns and rows."""
+    """One object: the run's parameters, `reports` (each with its columns and rows) and `skipped`
+    (the reports left out because the dataset holds no versions)."""
     document = {
         "destination": run.destination,
         "dataset": run.dataset,
@@ -94,6 +95,8 @@ def write_json(run: ReportRun, out: TextIO) -> None:
         "days": run.days,
         "since": format_timestamp(run.since),
         "top": run.top,
+        "cleanup_days": run.cleanup_days,
+        "skipped": run.skipped,
         "reports": {
             result.name: {
                 "title": result.title,

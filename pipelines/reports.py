@@ -2,15 +2,23 @@
 
 Each report is one versioned file in `reports/`, `NN_name.sql`, run in the order of `NN`: one
 statement of portable SQL with a header comment (what the report answers, its parameters). It reads
-`artifacts` and `artifacts__labels` by those plain names; queries.py makes them the dataset's current
-rows. Its parameters are `:since`, `:now` and `:top`, bound by the database driver (never pasted into
-the SQL); `since` is the report time minus `days`, computed here so that no date arithmetic differs
-between databases. A `-- title:` header line may use `{days}` (as `30 days`, `1 day`) and `{top}`.
+`artifacts`, `artifacts__labels`, `artifact_versions` and `artifact_versions__tags` by those plain
+names; queries.py makes them the dataset's current rows. Its parameters are `:since`, `:now`, `:top`
+and `:cleanup_before`, bound by the database driver (never pasted into the SQL); `since` is the
+report time minus `days` and `cleanup_before` the report time minus `cleanup_days`, computed here so
+that no date arithmetic differs between databases. A `-- title:` header line may use `{days}`,
+`{cleanup_days}` (as `30 days`, `1 day`) and `{top}`.
+
+A report that reads the versions is skipped when the dataset was loaded without them (`run` without
+`--versions`): `ReportRun.skipped` names it, and the command prints one note on stderr
+(`note: versions not loaded: run with --versions ...`) and exits 0, its output holding the other
+reports only. The artifact reports never depend on the versions.
 
     .venv/bin/harness-registry report [--format table|csv|json] [--days N]
 
 `print_reports` returns 0, or 2 with one line on stderr when nothing is loaded yet (or for a negative
-`--days`, a `--top` below 1). `run_reports` returns the rows themselves, for tests and other callers.
+`--days` or `--cleanup-days`, a `--top` below 1). `run_reports` returns the rows themselves, for
+tests and other callers.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,9 +37,11 @@ import dlt
 
 from harness_registry_pipelines.queries import (
     RUN_HINT,
+    VERSIONS_HINT,
     ArtifactQueries,
     NoDataError,
     check_relations,
+    reads_versions,
 )
 from harness_registry_pipelines.report_output import FORMATS, WRITERS, plural
 from harness_registry_pipelines.runner import check_destination
@@ -43,7 +53,8 @@ REPORTS_DIR = REPO_ROOT / "reports"
 EXIT_OK, EXIT_NO_DATA, EXIT_BAD_INPUT = 0, 2, 2
 DEFAULT_DAYS = 30
 DEFAULT_TOP = 10
-PARAMS = ("since", "now", "top")
+DEFAULT_CLEANUP_DAYS = 90
+PARAMS = ("since", "now", "top", "cleanup_before")
 
 _FILE_NAME = re.compile(r"^(\d+)_([a-z0-9_]+)\.sql$")
 _TITLE = re.compile(r"^--\s*title:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -76,8 +87,8 @@ class ReportQuery:
         """Reads and checks one report file.
 
         Raises:
-            ValueError: a bad file name, not one statement, a `%`, a table other than `artifacts`
-                and `artifacts__labels`, or a parameter other than `:since`, `:now`, `:top`.
+            ValueError: a bad file name, not one statement, a `%`, a table other than those of
+                queries.RELATIONS, or a parameter other than those of `PARAMS`.
         """
         match = _FILE_NAME.match(path.name)
         if not match:
@@ -94,6 +105,11 @@ class ReportQuery:
     @property
     def params(self) -> list[str]:
         return self.statement.params
+
+    @property
+    def reads_versions(self) -> bool:
+        """Whether it reads `artifact_versions` (skipped on a dataset loaded without versions)."""
+        return reads_versions(self.statement)
 
 
 def load_report_queries(directory: Path = REPORTS_DIR) -> list[ReportQuery]:
@@ -126,7 +142,8 @@ class ReportResult:
 
 @dataclass
 class ReportRun:
-    """All reports of one run, with the time window they were computed for."""
+    """All reports of one run, with the time window they were computed for; `skipped` names the
+    reports left out because the dataset holds no versions."""
 
     destination: str
     dataset: str
@@ -134,10 +151,23 @@ class ReportRun:
     days: int
     top: int
     results: list[ReportResult]
+    cleanup_days: int = DEFAULT_CLEANUP_DAYS
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def since(self) -> datetime:
         return self.now - timedelta(days=self.days)
+
+    @property
+    def cleanup_before(self) -> datetime:
+        return self.now - timedelta(days=self.cleanup_days)
+
+    @property
+    def note(self) -> str | None:
+        """The one line to tell a reader about skipped reports, or None."""
+        if not self.skipped:
+            return None
+        return f"note: {VERSIONS_HINT} (skipped: {', '.join(self.skipped)})"
 
     def __getitem__(self, name: str) -> ReportResult:
         for result in self.results:
@@ -154,12 +184,13 @@ def run_reports(
     now: datetime | None = None,
     names: Sequence[str] | None = None,
     directory: Path = REPORTS_DIR,
+    cleanup_days: int = DEFAULT_CLEANUP_DAYS,
 ) -> ReportRun:
     """Runs the reports on the pipeline's destination and dataset.
 
     Raises:
         NoDataError: the dataset has no `artifacts` table.
-        ValueError: `days`/`top` out of range, or an unknown report name.
+        ValueError: `days`/`top`/`cleanup_days` out of range, or an unknown report name.
     """
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     with pipeline.sql_client() as client:
@@ -181,6 +212,7 @@ def run_reports(
             now=now,
             names=names,
             directory=directory,
+            cleanup_days=cleanup_days,
         )
 
 
@@ -194,21 +226,35 @@ def run_queries(
     now: datetime | None = None,
     names: Sequence[str] | None = None,
     directory: Path = REPORTS_DIR,
+    cleanup_days: int = DEFAULT_CLEANUP_DAYS,
 ) -> ReportRun:
     """Runs the reports through the shared query layer (any engine: a dlt client, a DuckDB
-    connection). `destination` and `dataset` only label the run."""
+    connection). `destination` and `dataset` only label the run. Reports that read the versions
+    are skipped (named in `skipped`) when the dataset holds none."""
     if days < 0:
         raise ValueError(f"days must be 0 or more, not {days}")
     if top < 1:
         raise ValueError(f"top must be at least 1, not {top}")
+    if cleanup_days < 0:
+        raise ValueError(f"cleanup_days must be 0 or more, not {cleanup_days}")
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    values = {"now": now, "since": now - timedelta(days=days), "top": top}
-    results = []
+    values = {
+        "now": now,
+        "since": now - timedelta(days=days),
+        "top": top,
+        "cleanup_before": now - timedelta(days=cleanup_days),
+    }
+    results, skipped = [], []
     for query in select_queries(load_report_queries(directory), names):
+        if query.reads_versions and not queries.relations.versions_loaded:
+            skipped.append(query.name)
+            continue
         result = queries.fetch(query.statement, values)
-        title = query.title.format(days=plural(days, "day"), top=top)
+        title = query.title.format(
+            days=plural(days, "day"), top=top, cleanup_days=plural(cleanup_days, "day")
+        )
         results.append(ReportResult(query.name, title, result.columns, result.rows))
-    return ReportRun(destination, dataset, now, days, top, results)
+    return ReportRun(destination, dataset, now, days, top, results, cleanup_days, skipped)
 
 
 def select_queries(queries: list[ReportQuery], names: Sequence[str] | None) -> list[ReportQuery]:
@@ -233,6 +279,7 @@ def print_reports(
     names: Sequence[str] | None = None,
     now: datetime | None = None,
     out: TextIO | None = None,
+    cleanup_days: int = DEFAULT_CLEANUP_DAYS,
 ) -> int:
     """The `report` command: runs the reports on the configured pipeline's destination and dataset
     and prints them as readable tables, CSV or JSON. Returns the exit code.
@@ -247,6 +294,9 @@ def print_reports(
         return EXIT_BAD_INPUT
     if top < 1:
         print(f"error: --top must be at least 1 (got {top})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if cleanup_days < 0:
+        print(f"error: --cleanup-days must be 0 or more (got {cleanup_days})", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = out or sys.stdout
     destination = check_destination(settings["destination"])
@@ -277,7 +327,9 @@ def print_reports(
                 destination=dlt.destinations.duckdb(connection),
                 dataset_name=settings["dataset_name"],
             )
-        run = run_reports(pipeline, days=days, top=top, now=now, names=names)
+        run = run_reports(
+            pipeline, days=days, top=top, now=now, names=names, cleanup_days=cleanup_days
+        )
     except NoDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NO_DATA
@@ -285,6 +337,8 @@ def print_reports(
         if connection is not None:
             connection.close()
         workdir.cleanup()
+    if run.note:  # on stderr: stdout stays the reports, parseable as csv or json
+        print(run.note, file=sys.stderr)
     try:
         WRITERS[output_format](run, out)
         out.flush()

@@ -1,14 +1,18 @@
 """notebooks/explore_artifacts.ipynb: committed without outputs, and it runs top to bottom with
-nbclient against the emulator's data, drawing its plots."""
+nbclient against the emulator's data (loaded without versions: the versions section only says so),
+drawing its plots; and on the report fixture's tables with versions, where the data of its version
+plots is read back from the kernel and compared with literal figures."""
 
 import json
 import sys
 from pathlib import Path
 
 import dlt
+import duckdb
 import pytest
 
 from conftest import REPO_ROOT, readable_registries, run_source
+from report_fixtures import CLEANUP_DAYS, GB, KB, MB, NOW, ROWS, TB, VERSIONS, WIDE_NAME, load_rows
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
 KERNEL_CHECK = "import sys\nprint('kernel python:', sys.executable)"
@@ -113,6 +117,10 @@ def test_notebook_runs_top_to_bottom_and_draws_its_plots(
     # no label drawn as boxes: a CJK font is used, or CJK is written as code points
     assert "CJK font: " in text
     assert "missing from font" not in text, text
+    assert (
+        "no versions loaded: run `python pipelines/harness_registry_pipeline.py run --versions` "
+        "for storage and cleanup figures\n" in text
+    )
     # the notebook file itself is left as committed
     assert nbformat.read(NOTEBOOK, as_version=4).cells[0].source == notebook.cells[0].source
 
@@ -136,3 +144,82 @@ def test_notebook_names_the_missing_database(tmp_path, monkeypatch, venv_kernel)
     ):
         client.execute()
     assert not missing.exists()
+
+
+# what the version plots draw, read back from the kernel after the notebook ran
+PLOT_DATA = """
+import json
+print("PLOT DATA " + json.dumps({
+    "storage_by_type": storage_by_type.to_dict("records"),
+    "storage_per_month": storage_per_month.to_dict(),
+    "cleanup_by_registry": cleanup_by_registry.to_dict("records"),
+}, ensure_ascii=False))
+"""
+
+
+def test_notebook_plots_the_versions_of_a_dataset_that_has_them(tmp_path, monkeypatch, venv_kernel):
+    """The fixture's artifacts and versions (report_fixtures.py), with snapshot history that must
+    not count, at the fixture's report time and cleanup age."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    database = tmp_path / "versions.duckdb"
+    retired = [{**row, "size_bytes": 10 * TB, "downloads_count": 0} for row in VERSIONS]
+    with duckdb.connect(str(database)) as connection:
+        load_rows(
+            connection, "harness", ROWS, snapshot=True, versions=VERSIONS, retired_versions=retired
+        )
+    monkeypatch.setenv("HARNESS_REGISTRY_DUCKDB", str(database))
+    monkeypatch.setenv("HARNESS_REGISTRY_DATASET", "harness")
+    monkeypatch.setenv("HARNESS_REGISTRY_REPORT_TIME", NOW.isoformat())
+    monkeypatch.setenv("HARNESS_REGISTRY_CLEANUP_DAYS", str(CLEANUP_DAYS))
+
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PLOT_DATA))
+    client = NotebookClient(
+        notebook,
+        kernel_name=venv_kernel,
+        timeout=300,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"a notebook cell failed:\n{error}", pytrace=False)
+
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "16 versions of 8 artifacts hold 1.01TB\n" in text
+    assert "3 versions (1.00TB) with an unknown modification time are not on the chart\n" in text
+    assert (
+        "5 cleanup candidates (not the latest version, not modified for 90 days, never "
+        "downloaded) hold 1.01GB\n" in text
+    )
+    assert "no versions loaded" not in text
+    plots = json.loads(text.split("PLOT DATA ", 1)[1])
+    assert plots == {
+        "storage_by_type": [
+            {"package_type": "RAW", "versions": 1, "size_bytes": TB},
+            {"package_type": "HUGGINGFACE", "versions": 3, "size_bytes": 7_623_566_950},
+            {"package_type": "MAVEN", "versions": 5, "size_bytes": 27 * MB + MB // 2 + KB},
+            {"package_type": "DOCKER", "versions": 7, "size_bytes": 7 * MB + 3300},
+        ],
+        "storage_per_month": {  # every month from the first to the last, gaps as 0
+            "2025-12": 8 * MB, "2026-01": 3 * MB, "2026-02": 0, "2026-03": 512 * KB,
+            "2026-04": 0, "2026-05": 2 * MB, "2026-06": 19 * MB // 2, "2026-07": 5 * GB,
+            "2026-08": 2148, "2026-09": 10 * MB, "2026-10": 1152,
+            "2026-11": 3 * MB // 2 + 2_254_857_830,
+        },
+        "cleanup_by_registry": [
+            {"registry_ref": "acme/hf", "versions": 1, "size_bytes": GB},
+            {"registry_ref": "acme/platform/maven", "versions": 1, "size_bytes": 8 * MB},
+            {"registry_ref": "acme/docker-prod", "versions": 3, "size_bytes": 2 * MB + 512 * KB + 2 * KB},
+        ],
+    }  # fmt: skip
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 7, f"{len(images)} plots drawn"
+    assert WIDE_NAME in "".join(str(o.get("data", {})) for o in outputs)  # in the tables shown

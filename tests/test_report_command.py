@@ -1,5 +1,6 @@
 """The `report` command, run as a user runs it: its three formats over the emulator's data loaded
-by `run`, and its one-line errors with exit code 2."""
+by `run` (without versions: the version reports are skipped with one note), the version reports
+over the fixture's tables, and its one-line errors with exit code 2."""
 
 import csv
 import io
@@ -9,12 +10,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
-from test_reports import COLUMNS, REPORT_NAMES, expected_reports, truth_rows
+from test_reports import (
+    ALL_REPORT_NAMES,
+    COLUMNS,
+    FIXTURE_VERSION_REPORTS,
+    REPORT_NAMES,
+    VERSION_COLUMNS,
+    expected_reports,
+    truth_rows,
+)
 
 from conftest import cli_env, readable_registries, registry_args, run_cli, run_source
+from harness_registry_pipelines.queries import ArtifactQueries
+from harness_registry_pipelines.reports import run_queries
+from harness_registry_pipelines.sql_engine import DuckDBEngine
+from report_fixtures import ROWS, VERSIONS, load_rows
 
 TIME_COLUMNS = {"last_modified", "last_change", "newest_change"}
+VERSIONS_NOTE = (
+    "note: versions not loaded: run with --versions "
+    "(skipped: storage, storage_by_month, cleanup_candidates, quarantined_versions)\n"
+)
 
 
 @pytest.fixture
@@ -50,7 +68,7 @@ def test_report_json_holds_every_figure(loaded_cli):
     result = run_cli("report", "--format", "json", "--days", "30", env=env)
 
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == VERSIONS_NOTE  # loaded without --versions; stdout is the json alone
     document = json.loads(result.stdout)
     now = datetime.fromisoformat(document["generated_at"])
     assert document["days"] == 30 and document["dataset"] == "harness"
@@ -58,6 +76,7 @@ def test_report_json_holds_every_figure(loaded_cli):
     assert abs(datetime.now(UTC) - now) < timedelta(minutes=5)
     expected = expected_reports(rows, now, 30, document["top"])
     assert list(document["reports"]) == REPORT_NAMES
+    assert document["skipped"] == ALL_REPORT_NAMES[len(REPORT_NAMES) :]
     for name in REPORT_NAMES:
         report = document["reports"][name]
         assert report["columns"] == COLUMNS[name]
@@ -240,6 +259,7 @@ def test_report_reads_a_database_named_like_its_dataset(emulator, pipeline, tmp_
     [
         (["--top", "0"], "error: --top must be at least 1 (got 0)\n"),
         (["--days", "-1"], "error: --days must be 0 or more (got -1)\n"),
+        (["--cleanup-days", "-1"], "error: --cleanup-days must be 0 or more (got -1)\n"),
     ],
 )
 def test_out_of_range_flags_exit_2_naming_the_flag(tmp_path, flags, message):
@@ -248,3 +268,59 @@ def test_out_of_range_flags_exit_2_naming_the_flag(tmp_path, flags, message):
     result = run_cli("report", *flags, env=env)
 
     assert (result.returncode, result.stdout, result.stderr) == (2, "", message)
+
+
+def test_report_on_versions_prints_the_version_reports(tmp_path):
+    """A dataset with versions (the fixture's tables): every report, no note; the cleanup
+    candidates at the command's own time and --cleanup-days."""
+    database = tmp_path / "with-versions.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        load_rows(connection, "harness", ROWS, versions=VERSIONS)
+    env = {"DESTINATION__DUCKDB__CREDENTIALS": str(database)}
+
+    result = run_cli("report", "--format", "json", "--cleanup-days", "200", env=env)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    document = json.loads(result.stdout)
+    assert list(document["reports"]) == ALL_REPORT_NAMES
+    assert (document["cleanup_days"], document["skipped"]) == (200, [])
+    now = datetime.fromisoformat(document["generated_at"])
+    with duckdb.connect(str(database), read_only=True) as connection:
+        queries = ArtifactQueries(DuckDBEngine(connection), "harness")
+        expected = run_queries(
+            queries, destination="duckdb", dataset="harness", now=now, cleanup_days=200
+        )
+    for name, columns in VERSION_COLUMNS.items():
+        report = document["reports"][name]
+        assert report["columns"] == columns
+        assert [parse_times(row) for row in report["rows"]] == expected[name].records(), name
+    for name in ("storage", "storage_by_month", "quarantined_versions"):  # not relative to now
+        assert expected[name].records() == FIXTURE_VERSION_REPORTS[name], name
+    candidates = document["reports"]["cleanup_candidates"]
+    assert candidates["title"] == (
+        "Cleanup candidates: versions older than 200 days, never downloaded"
+    )
+    assert candidates["rows"], "the fixture's 2025 version is 200 days old"
+
+    table = run_cli("report", "--report", "storage", env=env)
+
+    assert (table.returncode, table.stderr) == (0, "")
+    assert table.stdout.splitlines()[2:] == [
+        "Storage by registry and package type",
+        "------------------------------------",
+        "registry_ref         package_type  artifacts  versions     size_bytes  size",
+        "acme/empty-times     RAW                   1         1  1099511627776  1.00TB",
+        "acme/hf              HUGGINGFACE           2         3     7623566950  7.10GB",
+        "acme/platform/maven  MAVEN                 2         5       28836864  27.50MB",
+        "acme/docker-prod     DOCKER                3         7        7343332  7.00MB",
+    ]
+
+
+def test_asking_for_a_version_report_without_versions_says_so(loaded_cli):
+    env, _, _ = loaded_cli
+
+    result = run_cli("report", "--report", "storage", "--report", "totals", env=env)
+
+    assert result.returncode == 0
+    assert result.stderr == "note: versions not loaded: run with --versions (skipped: storage)\n"
+    assert "\nTotals\n" in result.stdout and "Storage" not in result.stdout

@@ -16,7 +16,7 @@ from harness_registry_pipelines.report_output import (
     write_tables,
 )
 from harness_registry_pipelines.reports import ReportResult, ReportRun
-from report_fixtures import NOW, ROWS, WIDE_NAME, at, load_rows
+from report_fixtures import NOW, ROWS, VERSIONS, WIDE_NAME, at, load_rows
 
 
 def literal_run() -> ReportRun:
@@ -100,6 +100,8 @@ def test_json_document():
         "days": 1,
         "since": "2026-11-19T12:00:00+00:00",
         "top": 3,
+        "cleanup_days": 90,
+        "skipped": [],
         "reports": {
             "totals": {
                 "title": "Totals",
@@ -159,4 +161,44 @@ def test_demo_figures_read_the_current_rows_of_a_file_named_like_its_dataset(tmp
         "中文            1\n"
         "\nNext: python pipelines/harness_registry_pipeline.py report   (SQL reports on this file)"
         "\n      notebooks/explore_artifacts.ipynb                    (plots)\n"
+    )
+
+
+def test_json_names_the_skipped_reports_and_the_cleanup_age():
+    run = literal_run()
+    run.cleanup_days, run.skipped = 7, ["storage", "cleanup_candidates"]
+    out = io.StringIO()
+
+    write_json(run, out)
+
+    document = json.loads(out.getvalue())
+    assert (document["cleanup_days"], document["skipped"]) == (7, ["storage", "cleanup_candidates"])
+    assert list(document["reports"]) == ["totals", "label_usage"]
+    assert run.note == (
+        "note: versions not loaded: run with --versions (skipped: storage, cleanup_candidates)"
+    )
+
+
+def test_demo_figures_add_storage_by_package_type_when_versions_are_loaded(tmp_path, capsys):
+    database = tmp_path / "loaded.duckdb"
+    retired = [{**VERSIONS[0], "version": "deleted", "size_bytes": 10**15}]
+    with duckdb.connect(str(database)) as connection:
+        load_rows(
+            connection, "harness", ROWS, snapshot=True, versions=VERSIONS, retired_versions=retired
+        )
+
+    print_demo_figures(str(database), "harness")
+
+    out = capsys.readouterr().out
+    assert out.split("\nmost used labels:\n")[1].split("\nNext:")[0] == (
+        "label   artifacts\n"
+        "prod            2\n"
+        "team-a          2\n"
+        "中文            1\n"
+        "\nstorage by package type:\n"
+        "package_type  versions     size_bytes\n"
+        "RAW                  1  1099511627776\n"
+        "HUGGINGFACE          3     7623566950\n"
+        "MAVEN                5       28836864\n"
+        "DOCKER               7        7343332\n"
     )

@@ -4,7 +4,12 @@ must equal the same report over the rows the emulator serves (conftest.expected_
 straight into DuckDB. Output formats are in test_report_output.py, the SQL files and the query
 layer in test_report_sql.py, the `report` command in test_report_command.py.
 
-test_postgres.py imports `REPORT_NAMES` and `expected_reports` from here."""
+The version reports (storage, storage per month, cleanup candidates, quarantined versions) are
+checked the same way against the fixture's versions (report_fixtures.VERSIONS), and are skipped on
+a dataset loaded without versions.
+
+test_postgres.py imports `REPORT_NAMES` and `expected_reports` from here: the artifact reports,
+which every dataset has."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +21,22 @@ from conftest import expected_artifacts, readable_registries, run_source
 from harness_registry_pipelines.queries import ArtifactQueries
 from harness_registry_pipelines.reports import ReportRun, run_queries, run_reports
 from harness_registry_pipelines.sql_engine import DuckDBEngine
-from report_fixtures import DAYS, NOW, ROWS, SINCE, WIDE_NAME, at, load_rows
+from report_fixtures import (
+    CLEANUP_BEFORE,
+    DAYS,
+    DIGEST,
+    GB,
+    KB,
+    MB,
+    NOW,
+    ROWS,
+    SINCE,
+    TB,
+    VERSIONS,
+    WIDE_NAME,
+    at,
+    load_rows,
+)
 
 COLUMNS = {
     "totals": [
@@ -67,6 +87,35 @@ COLUMNS = {
     "stale_registries": ["registry_ref", "artifacts", "last_change", "days_without_change"],
 }
 REPORT_NAMES = list(COLUMNS)
+VERSION_COLUMNS = {
+    "storage": ["registry_ref", "package_type", "artifacts", "versions", "size_bytes", "size"],
+    "storage_by_month": ["month", "versions", "size_bytes", "size"],
+    "cleanup_candidates": [
+        "registry_ref",
+        "artifact_name",
+        "artifact_type",
+        "package_type",
+        "version",
+        "latest_version",
+        "last_modified",
+        "downloads_count",
+        "size",
+        "size_bytes",
+    ],
+    "quarantined_versions": [
+        "registry_ref",
+        "artifact_name",
+        "artifact_type",
+        "package_type",
+        "version",
+        "quarantine_reason",
+        "last_modified",
+        "downloads_count",
+        "size",
+    ],
+}
+VERSION_REPORT_NAMES = list(VERSION_COLUMNS)
+ALL_REPORT_NAMES = REPORT_NAMES + VERSION_REPORT_NAMES
 DAY_MS = 86_400_000
 ZERO_TIME_MS = -62135596800000
 
@@ -94,9 +143,20 @@ def expected_reports(
 
 
 def assert_reports_equal(run, expected: dict[str, list[dict[str, Any]]]) -> None:
+    """The artifact reports; the version reports skipped (a dataset loaded without versions)."""
     assert [result.name for result in run.results] == REPORT_NAMES
+    assert run.skipped == VERSION_REPORT_NAMES
     for name in REPORT_NAMES:
         assert run[name].columns == COLUMNS[name]
+        assert run[name].records() == expected[name], name
+
+
+def assert_all_reports_equal(run, expected: dict[str, list[dict[str, Any]]]) -> None:
+    """Every report, the version reports included."""
+    assert [result.name for result in run.results] == ALL_REPORT_NAMES
+    assert run.skipped == []
+    for name in ALL_REPORT_NAMES:
+        assert run[name].columns == {**COLUMNS, **VERSION_COLUMNS}[name]
         assert run[name].records() == expected[name], name
 
 
@@ -223,6 +283,159 @@ def test_out_of_range_arguments_are_refused():
             run_queries(queries, destination="duckdb", dataset="harness", names=["nope"])
         only = run_queries(queries, destination="duckdb", dataset="harness", names=["totals"])
     assert [result.name for result in only.results] == ["totals"]
+
+
+# -- the versions of the hand-written dataset ----------------------------------------------------
+
+HF_DATASET = {"registry_ref": HF, "artifact_name": WIDE_NAME, "artifact_type": "dataset", "package_type": "HUGGINGFACE"}  # fmt: skip
+FIXTURE_VERSION_REPORTS = {  # ROWS and VERSIONS, now = NOW, cleanup days 90 (CLEANUP_BEFORE)
+    "storage": [  # largest first; sizes in 1024-based units, two decimals, as the server writes them
+        {"registry_ref": RAW, "package_type": "RAW", "artifacts": 1, "versions": 1, "size_bytes": TB, "size": "1.00TB"},
+        # 2.10GB (2254857830) + 4GB + 1GB
+        {"registry_ref": HF, "package_type": "HUGGINGFACE", "artifacts": 2, "versions": 3, "size_bytes": 7_623_566_950, "size": "7.10GB"},
+        # 10MB + 9.5MB + 8MB + 0 + 1KB = 27.50098MB
+        {"registry_ref": MAVEN, "package_type": "MAVEN", "artifacts": 2, "versions": 5, "size_bytes": 27 * MB + MB // 2 + KB, "size": "27.50MB"},
+        # 1.5MB + 512KB + 2MB + 1152 + 100 + 3MB + 2KB = 7MB + 3300 bytes
+        {"registry_ref": DOCKER, "package_type": "DOCKER", "artifacts": 3, "versions": 7, "size_bytes": 7 * MB + 3300, "size": "7.00MB"},
+    ],
+    "storage_by_month": [  # months in UTC; zero times last, as 'unknown'
+        {"month": "2025-12", "versions": 1, "size_bytes": 8 * MB, "size": "8.00MB"},  # 23:30 UTC on 31 December
+        {"month": "2026-01", "versions": 1, "size_bytes": 3 * MB, "size": "3.00MB"},
+        {"month": "2026-03", "versions": 1, "size_bytes": 512 * KB, "size": "512.00KB"},
+        {"month": "2026-05", "versions": 1, "size_bytes": 2 * MB, "size": "2.00MB"},
+        {"month": "2026-06", "versions": 1, "size_bytes": 19 * MB // 2, "size": "9.50MB"},
+        {"month": "2026-07", "versions": 2, "size_bytes": 5 * GB, "size": "5.00GB"},  # 00:00 UTC on 1 July
+        {"month": "2026-08", "versions": 2, "size_bytes": 2148, "size": "2.10KB"},
+        {"month": "2026-09", "versions": 1, "size_bytes": 10 * MB, "size": "10.00MB"},
+        {"month": "2026-10", "versions": 1, "size_bytes": 1152, "size": "1.13KB"},  # 1.125 rounds up
+        {"month": "2026-11", "versions": 2, "size_bytes": 3 * MB // 2 + 2_254_857_830, "size": "2.10GB"},
+        {"month": "unknown", "versions": 3, "size_bytes": TB + KB, "size": "1.00TB"},
+    ],
+    # not latest, before the cut, never downloaded: not legacy 1.0.0 (latest), core 0.9.0
+    # (downloaded), worker 0.9.0 (exactly at the cut), util 0.1.0 (unknown time)
+    "cleanup_candidates": [
+        {**HF_DATASET, "version": "0.9.0", "latest_version": "1.0.0", "last_modified": at(2026, 7, 1), "downloads_count": 0, "size": "1.00GB", "size_bytes": GB},
+        {"registry_ref": MAVEN, "artifact_name": "com.acme:core", "artifact_type": "", "package_type": "MAVEN", "version": "0.8.0", "latest_version": "1.0.0", "last_modified": at(2025, 12, 31, 23, 30), "downloads_count": 0, "size": "8.00MB", "size_bytes": 8 * MB},
+        {"registry_ref": DOCKER, "artifact_name": "api", "artifact_type": "", "package_type": "DOCKER", "version": DIGEST, "latest_version": "v2.1", "last_modified": at(2026, 5, 10), "downloads_count": 0, "size": "2.00MB", "size_bytes": 2 * MB},
+        {"registry_ref": DOCKER, "artifact_name": "api", "artifact_type": "", "package_type": "DOCKER", "version": "v1.0", "latest_version": "v2.1", "last_modified": at(2026, 3, 1), "downloads_count": 0, "size": "512.00KB", "size_bytes": 512 * KB},
+        {"registry_ref": DOCKER, "artifact_name": "legacy", "artifact_type": "", "package_type": "DOCKER", "version": "0.1.0", "latest_version": "1.0.0", "last_modified": CLEANUP_BEFORE - timedelta(milliseconds=1), "downloads_count": 0, "size": "2.00KB", "size_bytes": 2 * KB},
+    ],
+    "quarantined_versions": [
+        {"registry_ref": DOCKER, "artifact_name": "worker", "artifact_type": "", "package_type": "DOCKER", "version": "0.9.0", "quarantine_reason": None, "last_modified": CLEANUP_BEFORE, "downloads_count": 0, "size": "100.00B"},
+        {"registry_ref": DOCKER, "artifact_name": "worker", "artifact_type": "", "package_type": "DOCKER", "version": "1.0.0", "quarantine_reason": "CVE-2026-0001; CVE-2026-0002", "last_modified": SINCE, "downloads_count": 120, "size": "1.13KB"},
+        {"registry_ref": RAW, "artifact_name": "timeless", "artifact_type": "", "package_type": "RAW", "version": "1.0.0", "quarantine_reason": None, "last_modified": None, "downloads_count": 3, "size": "1.00TB"},
+    ],
+}  # fmt: skip
+ALL_FIXTURE_REPORTS = {**FIXTURE_REPORTS, **FIXTURE_VERSION_REPORTS}
+
+
+def test_version_reports_on_the_fixture_equal_the_rows_written_out():
+    run = reports_over(ROWS, NOW, DAYS, 2, versions=VERSIONS)
+
+    assert_all_reports_equal(run, ALL_FIXTURE_REPORTS)
+    assert run.cleanup_days == 90 and run.cleanup_before == CLEANUP_BEFORE
+    assert [result.title for result in run.results][len(REPORT_NAMES) :] == [
+        "Storage by registry and package type",
+        "Storage added per month",
+        "Cleanup candidates: versions older than 90 days, never downloaded",
+        "Quarantined versions",
+    ]
+    # the sizes add up: every version's bytes once, per registry and per month
+    total = sum(row["size_bytes"] for row in VERSIONS)
+    assert sum(row["size_bytes"] for row in run["storage"].records()) == total
+    assert sum(row["size_bytes"] for row in run["storage_by_month"].records()) == total
+    assert sum(row["versions"] for row in run["storage"].records()) == len(VERSIONS)
+
+
+def test_version_reports_ignore_snapshot_history():
+    """Old row versions (scd2's `_dlt_valid_to` set) of versions, with other sizes, downloads,
+    quarantine and tags, and a version that exists only as an old row, count nowhere."""
+    retired = [
+        {**row, "size_bytes": 10 * TB, "downloads_count": 0, "is_quarantined": True,
+         "quarantine_reason": "old", "last_modified": at(2020, 1, 1), "tags": ["old-tag"]}
+        for row in VERSIONS
+    ] + [{**VERSIONS[1], "version": "v0.1-deleted", "tags": ["gone"]}]  # fmt: skip
+    retired_artifacts = [{**row, "latest_version": "0.0.1"} for row in ROWS]
+
+    run = reports_over(
+        ROWS, NOW, DAYS, 2, snapshot=True, retired=retired_artifacts,
+        versions=VERSIONS, retired_versions=retired,
+    )  # fmt: skip
+
+    assert_all_reports_equal(run, ALL_FIXTURE_REPORTS)
+
+
+def test_without_versions_the_version_reports_are_skipped_with_one_note():
+    run = reports_over(ROWS, NOW, DAYS, 2)
+
+    assert_reports_equal(run, FIXTURE_REPORTS)
+    assert run.note == (
+        "note: versions not loaded: run with --versions "
+        "(skipped: storage, storage_by_month, cleanup_candidates, quarantined_versions)"
+    )
+    assert reports_over(ROWS, NOW, DAYS, 2, versions=VERSIONS).note is None
+
+
+def test_an_empty_versions_table_gives_empty_version_reports():
+    run = reports_over(ROWS, NOW, DAYS, 2, versions=[])
+
+    assert run.skipped == []
+    assert [run[name].rows for name in VERSION_REPORT_NAMES] == [[], [], [], []]
+
+
+def test_version_columns_dlt_did_not_create_read_as_null():
+    """dlt creates a column only once a row has a value in it: a dataset where no version was ever
+    quarantined with a reason, or tagged, has no such columns."""
+    missing = ["quarantine_reason", "tags_text", "file_count", "pull_command"]
+
+    run = reports_over(ROWS, NOW, DAYS, 2, versions=VERSIONS, drop_version_columns=missing)
+
+    assert [row["quarantine_reason"] for row in run["quarantined_versions"].records()] == [
+        None, None, None,
+    ]  # fmt: skip
+    for name in ("storage", "storage_by_month", "cleanup_candidates"):
+        assert run[name].records() == FIXTURE_VERSION_REPORTS[name], name
+
+
+@pytest.mark.parametrize("time_zone", ["America/New_York", "Asia/Tokyo"])
+def test_months_are_utc_months_whatever_the_session_time_zone(time_zone):
+    """1 July 00:00 UTC is 30 June in New York; 31 December 23:30 UTC is 1 January in Tokyo."""
+    with duckdb.connect() as connection:
+        connection.execute(f"SET TimeZone = '{time_zone}'")
+        load_rows(connection, "harness", ROWS, versions=VERSIONS)
+        queries = ArtifactQueries(DuckDBEngine(connection), "harness")
+        run = run_queries(
+            queries, destination="duckdb", dataset="harness", now=NOW, names=["storage_by_month"]
+        )
+
+    assert run["storage_by_month"].records() == FIXTURE_VERSION_REPORTS["storage_by_month"]
+
+
+def test_cleanup_days_move_the_cut():
+    def candidates(cleanup_days: int) -> list[tuple[str, str]]:
+        with duckdb.connect() as connection:
+            load_rows(connection, "harness", ROWS, versions=VERSIONS)
+            queries = ArtifactQueries(DuckDBEngine(connection), "harness")
+            run = run_queries(
+                queries, destination="duckdb", dataset="harness", now=NOW,
+                cleanup_days=cleanup_days, names=["cleanup_candidates"],
+            )  # fmt: skip
+        assert run["cleanup_candidates"].title == (
+            f"Cleanup candidates: versions older than {cleanup_days} "
+            f"day{'' if cleanup_days == 1 else 's'}, never downloaded"
+        )
+        return [(r["artifact_name"], r["version"]) for r in run["cleanup_candidates"].records()]
+
+    everything_old = [
+        (WIDE_NAME, "0.9.0"), ("com.acme:core", "0.8.0"), ("api", DIGEST), ("api", "v1.0"),
+        ("legacy", "0.1.0"), ("worker", "0.9.0"),
+    ]  # fmt: skip
+    assert candidates(1) == everything_old  # worker 0.9.0 (100 bytes) is now old enough
+    assert candidates(90) == everything_old[:-1]
+    assert candidates(91) == everything_old[:-2]  # legacy 0.1.0 is 90 days and 1 ms old
+    assert candidates(1000) == []
+    with pytest.raises(ValueError, match="cleanup_days must be 0 or more, not -1"):
+        candidates(-1)
 
 
 # -- the emulator's data, loaded by the source ---------------------------------------------------
