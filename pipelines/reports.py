@@ -10,8 +10,9 @@ that no date arithmetic differs between databases. A `-- title:` header line may
 `{cleanup_days}` (as `30 days`, `1 day`) and `{top}`.
 
 A report that reads the versions is skipped when the dataset was loaded without them (`run` without
-`--versions`): `ReportRun.skipped` names it, and the command prints one note on stderr
-(`note: versions not loaded: run with --versions ...`) and exits 0, its output holding the other
+`--versions`, the default): `ReportRun.skipped` names it and the JSON output lists it. Only when the
+user asked for such a report by name (`--report storage`) does the command print one note on stderr
+(`note: versions not loaded: run with --versions ...`); it exits 0 either way, its output holding the other
 reports only. The artifact reports never depend on the versions.
 
     .venv/bin/harness-registry report [--format table|csv|json] [--days N]
@@ -337,7 +338,9 @@ def print_reports(
         if connection is not None:
             connection.close()
         workdir.cleanup()
-    if run.note:  # on stderr: stdout stays the reports, parseable as csv or json
+    # Versions are off by default: a note on every report would be noise; it is said when asked for.
+    # On stderr: stdout stays the reports, parseable as csv or json.
+    if run.note and names:
         print(run.note, file=sys.stderr)
     try:
         WRITERS[output_format](run, out)

@@ -118,7 +118,7 @@ def test_notebook_runs_top_to_bottom_and_draws_its_plots(
     assert "CJK font: " in text
     assert "missing from font" not in text, text
     assert (
-        "no versions loaded: run `python pipelines/harness_registry_pipeline.py run --versions` "
+        "no versions loaded: run `.venv/bin/harness-registry run --versions` "
         "for storage and cleanup figures\n" in text
     )
     # the notebook file itself is left as committed

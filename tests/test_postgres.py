@@ -259,7 +259,7 @@ def test_report_command_on_postgres(emulator, tmp_path, postgres_dsn, pg_dataset
     assert missing.returncode == 2
     assert missing.stderr == (
         f"error: no artifacts loaded yet in dataset {pg_dataset}_absent on postgres: "
-        "run `python pipelines/harness_registry_pipeline.py run` first\n"
+        "run `.venv/bin/harness-registry run` first\n"
     )
 
 

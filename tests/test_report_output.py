@@ -139,8 +139,11 @@ def test_demo_figures_read_the_current_rows_of_a_file_named_like_its_dataset(tmp
 
     print_demo_figures(str(database), "harness_registry")
 
-    assert capsys.readouterr().out == (
+    out = capsys.readouterr().out
+    figures, next_lines = out.split("\nNext, from this directory:\n")
+    assert figures == (
         f"\nIn {database}, dataset harness_registry:\n"
+        "8 artifacts in 4 registries, 4 package types\n"
         "\nartifacts by package type:\n"
         "package_type  artifacts  downloads\n"
         "DOCKER                3        740\n"
@@ -159,9 +162,14 @@ def test_demo_figures_read_the_current_rows_of_a_file_named_like_its_dataset(tmp
         "prod            2\n"
         "team-a          2\n"
         "中文            1\n"
-        "\nNext: python pipelines/harness_registry_pipeline.py report   (SQL reports on this file)"
-        "\n      notebooks/explore_artifacts.ipynb                    (plots)\n"
     )
+    # the commands themselves are run as printed by tests/test_readme_commands.py
+    commands = [line.split("  # ")[0].strip() for line in next_lines.splitlines()]
+    tool = commands[1].split()[0]
+    assert tool.endswith("bin/harness-registry")
+    assert commands[0] == f"DESTINATION__DUCKDB__CREDENTIALS={database} {tool} report"
+    assert commands[1].startswith(f"{tool} sql --duckdb {database} ")
+    assert all(str(database) in command for command in commands)
 
 
 def test_json_names_the_skipped_reports_and_the_cleanup_age():
@@ -190,7 +198,7 @@ def test_demo_figures_add_storage_by_package_type_when_versions_are_loaded(tmp_p
     print_demo_figures(str(database), "harness")
 
     out = capsys.readouterr().out
-    assert out.split("\nmost used labels:\n")[1].split("\nNext:")[0] == (
+    assert out.split("\nmost used labels:\n")[1].split("\nNext, from this directory:")[0] == (
         "label   artifacts\n"
         "prod            2\n"
         "team-a          2\n"
