@@ -120,9 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument(
                 option.flag,
                 dest=option.name,
-                type=option.flag_type,
-                action="append" if option.repeatable else "store",
-                metavar=option.metavar,
+                **option.flag_arguments(),
                 help=_help(option.help, option.default_text, repeatable=option.repeatable),
             )
     run.add_argument(
