@@ -252,6 +252,11 @@ def print_summary(report: RunReport, settings: PipelineSettings, seconds: float)
         f"{settings['destination']} dataset {settings['dataset_name']} in {seconds:.1f} s "
         f"({report.requests} requests, {report.throttled} throttled)\n"
     )
+    if report.versions_requested or report.version_rows:
+        out.write(
+            f"versions: {report.version_rows} rows of {report.versions_requested} artifacts "
+            f"loaded ({report.version_requests} requests, {report.versions_failed} failed)\n"
+        )
     out.write(f"  {'registry':<{width}}  {'read':>7}  {'loaded':>7}  {'pages':>5}  status\n")
     for result in registries:
         if result.error:
@@ -298,6 +303,7 @@ def command_demo(args: argparse.Namespace) -> int:
             "registries": readable,
             "base_url": emulator.base_url,
             "api_key": emulator.api_key,
+            "versions": True,
         }
         # and from an empty dataset, so figures do not pile up across runs
         run = run_pipeline(settings, source_options, refresh="drop_sources")
