@@ -1,9 +1,14 @@
 """One stream of rows for several tables, split into one generator per table for dlt's resources.
 
 The `artifacts` and `artifact_versions` resources are read by one `ArtifactReader` (one scheduler,
-one rate limit, cursors that wait for versions). dlt pulls its resources in turn (round robin), so
-each resource's generator pulls the shared stream until an item of its own table comes, holding the
-other table's items for that table's generator. The reader interleaves the tables, so little is held.
+one rate limit, cursors that wait for versions). Each resource's generator pulls the shared stream
+until an item of its own table comes, holding the other table's items for that table's generator.
+
+dlt pulls its resources in turn (`round_robin`, its default), and the reader sends every artifact
+before the first version. So that the `artifact_versions` generator does not hold every artifact
+meanwhile, a generator yields an empty list, giving its turn away, while another started generator
+has items waiting. (With dlt's `fifo` mode the first resource reads the whole stream, and the
+other table's rows wait in memory.)
 """
 
 from collections import deque
@@ -30,20 +35,32 @@ class TableStreams:
         self._open_items = open_items
         self._items: Iterator[tuple[str, Chunk]] | None = None
         self._held: dict[str, deque[Chunk]] = {}
+        self._pulling: set[str] = set()  # tables whose generator has started and not ended
         self._ended = False
 
     def rows(self, table: str) -> Iterator[Chunk]:
         """The chunks of `table`, in the order the stream has them."""
         held = self._held.setdefault(table, deque())
+        self._pulling.add(table)
         finished = False
+        waiting_before: int | None = None  # what others had held when this one last gave way
         try:
             while True:
+                waiting = self._held_for_others(table)
                 if held:
                     yield held.popleft()
+                elif waiting and (waiting_before is None or waiting < waiting_before):
+                    # their turn first, which keeps what is held small; given away again only
+                    # if they took something meanwhile (a consumer may not pull them at all)
+                    waiting_before = waiting
+                    yield []
+                    continue
                 elif not self._pull():
                     finished = True
                     return
+                waiting_before = None
         finally:
+            self._pulling.discard(table)
             if not finished:
                 # dlt closed this resource early (an error, a limit): stop reading for all.
                 self.close()
@@ -54,6 +71,10 @@ class TableStreams:
         if self._items is not None and hasattr(self._items, "close"):
             self._items.close()
         self._held.clear()
+
+    def _held_for_others(self, table: str) -> int:
+        """Items held for the other started generators."""
+        return sum(len(self._held.get(other, ())) for other in self._pulling if other != table)
 
     def _pull(self) -> bool:
         """Reads one more item into its table's queue; False once the stream has ended."""
