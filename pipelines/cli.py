@@ -135,9 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument(
                 option.flag,
                 dest=option.name,
-                type=option.flag_type,
-                action="append" if option.repeatable else "store",
-                metavar=option.metavar,
+                **option.flag_arguments(),
                 help=_help(option.help, option.default_text, repeatable=option.repeatable),
             )
     run.add_argument(
@@ -354,6 +352,11 @@ def print_summary(
         f"{settings['destination']} dataset {settings['dataset_name']} in {seconds:.1f} s "
         f"({plural(report.requests, 'request')}, {report.throttled} throttled)\n"
     )
+    if report.versions_requested or report.version_rows:
+        out.write(
+            f"versions: {report.version_rows} rows of {report.versions_requested} artifacts "
+            f"loaded ({report.version_requests} requests, {report.versions_failed} failed)\n"
+        )
     out.write(f"  {_pad('registry', width)}  {'read':>7}  {'loaded':>7}  {'pages':>5}  status\n")
     for result in registries:
         if result.error:
@@ -432,6 +435,7 @@ def command_demo(args: argparse.Namespace) -> int:
             "registries": readable,
             "base_url": emulator.base_url,
             "api_key": emulator.api_key,
+            "versions": True,
         }
         # and from an empty dataset, so figures do not pile up across runs
         run = run_pipeline(settings, source_options, refresh="drop_sources")

@@ -12,7 +12,7 @@ import pytest
 
 import harness_registry
 from conftest import REPO_ROOT
-from harness_registry import harness_registry_source
+from harness_registry import ConfigError, harness_registry_source
 from harness_registry.options import OPTIONS, SourceOptions, configuration_table
 from harness_registry_pipelines.cli import build_parser, source_overrides
 
@@ -32,6 +32,7 @@ ENV_VALUES: dict[str, tuple[str, Any]] = {
     "artifact_type": ("model", "model"),
     "sort_order": ("desc", "DESC"),
     "sort_field": ("name", "name"),
+    "versions": ("true", True),
 }
 # A value for every flag on the command line, and the override the source receives.
 FLAG_VALUES: dict[str, tuple[list[str], Any]] = {
@@ -47,6 +48,7 @@ FLAG_VALUES: dict[str, tuple[list[str], Any]] = {
     "labels": (["x", "y"], ["x", "y"]),
     "artifact_type": (["dataset"], "dataset"),
     "sort_order": (["DESC"], "DESC"),
+    "versions": ([], True),  # a switch: the flag alone
 }
 
 
@@ -86,8 +88,10 @@ def test_every_option_is_a_row_of_the_table_with_its_default_and_flag():
     for option in OPTIONS:
         row = rows[option.name]
         assert option.default_text in row and option.help in row
-        if option.flag:
+        if option.flag and not option.is_switch:
             assert f"`{option.flag} {option.metavar}`" in row
+        elif option.flag:
+            assert f"`{option.flag}` / `--no-{option.flag[2:]}`" in row
 
 
 def test_source_keyword_arguments_are_the_options_with_their_defaults():
@@ -163,6 +167,8 @@ def test_every_run_flag_reaches_the_source_as_its_option():
     assert set(FLAG_VALUES) == set(flagged), "add the new flag here"
     argv = ["run"]
     for name, (values, _) in FLAG_VALUES.items():
+        if flagged[name].is_switch:
+            argv.append(flagged[name].flag)
         for value in values:
             argv += [flagged[name].flag, value]
     overrides = source_overrides(build_parser().parse_args(argv))
@@ -171,6 +177,25 @@ def test_every_run_flag_reaches_the_source_as_its_option():
 
 def test_no_flag_given_overrides_nothing():
     assert source_overrides(build_parser().parse_args(["run"])) == {}
+
+
+def test_a_switch_is_turned_off_for_one_run_with_its_no_flag():
+    assert source_overrides(build_parser().parse_args(["run", "--no-versions"])) == {
+        "versions": False
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(True, True), (False, False), ("true", True), ("FALSE", False), ("1", True), ("no", False)],
+)
+def test_a_switch_accepts_booleans_and_their_usual_spellings(raw, expected):
+    assert SourceOptions.validate(registries="acme/r", versions=raw).versions is expected
+
+
+def test_a_switch_refuses_anything_else_naming_the_key():
+    with pytest.raises(ConfigError, match="versions must be true or false, got 'maybe'"):
+        SourceOptions.validate(registries="acme/r", versions="maybe")
 
 
 def test_the_key_and_the_sort_field_are_no_flags():

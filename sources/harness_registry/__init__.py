@@ -5,7 +5,10 @@ Reads `GET /har/api/v1/registry/{registry_ref}/+/artifacts` for every configured
 
 - `artifacts`: one row per artifact, keyed by (`registry_ref`, `name`, `artifact_type`), merged;
 - `artifacts__labels`: one row per label of an artifact (column `value`);
-- `registries`: the registries found in `spaces`, keyed by `path`.
+- `registries`: the registries found in `spaces`, keyed by `path`;
+- with `versions`: `artifact_versions`, one row per version of the artifacts loaded, keyed by
+  (`registry_ref`, `artifact_name`, `artifact_type`, `version`), from
+  `GET .../registry/{registry_ref}/+/artifact/{artifact}/+/versions`, and `artifact_versions__tags`.
 """
 
 from collections.abc import Sequence
@@ -25,10 +28,16 @@ from .errors import (
 )
 from .options import API_KEY, SourceOptions, validate_api_key, with_option_arguments
 from .paginator import PageIndexPaginator
-from .resources import ARTIFACTS_RESOURCE, RegistryDiscovery, artifact_rows, registry_rows
-from .rows import ARTIFACT_COLUMN_HINTS, SNAPSHOT_MARKER_NAME
+from .resources import (
+    ARTIFACTS_RESOURCE,
+    VERSIONS_RESOURCE,
+    RegistryDiscovery,
+    registry_rows,
+    table_streams,
+)
+from .rows import ARTIFACT_COLUMN_HINTS, SNAPSHOT_MARKER_NAME, VERSION_COLUMN_HINTS, VERSION_MARKER
 from .run_report import ListResult, RunReport
-from .settings import ARTIFACT_PRIMARY_KEY, REGISTRY_PRIMARY_KEY
+from .settings import ARTIFACT_PRIMARY_KEY, REGISTRY_PRIMARY_KEY, VERSION_PRIMARY_KEY
 
 # incremental: upsert what moved. snapshot: dlt's scd2 keeps every version of every row, and retires
 # the artifacts missing from a registry, but only in registries this load read completely (their
@@ -46,6 +55,26 @@ ARTIFACTS_WRITE_DISPOSITION: dict[str, Any] = {
 # (on the primary key; nested rows on their `_dlt_id`), never `delete-insert` or `scd2`.
 # harness_registry_pipelines.lakehouse applies it to the merged tables when a table format is set.
 OPEN_TABLE_WRITE_DISPOSITION: dict[str, Any] = {"disposition": "merge", "strategy": "upsert"}
+
+# The same for versions, one level down: a version missing from an artifact's list is retired only
+# when that artifact's versions were all read in this load (its marker row, `version = ''`), or,
+# for a registry marker (`artifact_name = ''` too), when every artifact of a complete read of the
+# registry had its versions read, which retires the versions of deleted artifacts as well.
+VERSIONS_WRITE_DISPOSITION: dict[str, Any] = {
+    "incremental": "merge",
+    "snapshot": {
+        "disposition": "merge",
+        "strategy": "scd2",
+        "source_filter": f"version <> '{VERSION_MARKER}'",
+        "destination_scope": (
+            "(registry_ref IN (SELECT registry_ref FROM {staging_table} "
+            f"WHERE artifact_name = '{VERSION_MARKER}' AND version = '{VERSION_MARKER}') "
+            "OR (registry_ref, artifact_name, artifact_type) IN "
+            "(SELECT registry_ref, artifact_name, artifact_type FROM {staging_table} "
+            f"WHERE version = '{VERSION_MARKER}'))"
+        ),
+    },
+}
 
 __all__ = [
     "OPEN_TABLE_WRITE_DISPOSITION",
@@ -81,8 +110,9 @@ def harness_registry_source(
         report: filled in with per-registry figures and failures, for the caller to print.
 
     Returns:
-        The `artifacts` resource (tables `artifacts` and `artifacts__labels`), and the `registries`
-        resource when `spaces` are set.
+        The `artifacts` resource (tables `artifacts` and `artifacts__labels`), the `registries`
+        resource when `spaces` are set, and the `artifact_versions` resource (tables
+        `artifact_versions` and `artifact_versions__tags`) when `versions` is true.
 
     Raises:
         ConfigError: a setting is invalid; raised before any request.
@@ -96,19 +126,32 @@ def harness_registry_source(
     )
     discovery = RegistryDiscovery(client, options, report)
 
-    artifacts = dlt.resource(
-        artifact_rows(client, options, discovery, report),
-        name=ARTIFACTS_RESOURCE,
-        primary_key=ARTIFACT_PRIMARY_KEY,
-        write_disposition=ARTIFACTS_WRITE_DISPOSITION[options.mode],
-        columns=ARTIFACT_COLUMN_HINTS,
-    )
+    streams = table_streams(client, options, discovery, report)
+    resources = [
+        dlt.resource(
+            streams.rows(ARTIFACTS_RESOURCE),
+            name=ARTIFACTS_RESOURCE,
+            primary_key=ARTIFACT_PRIMARY_KEY,
+            write_disposition=ARTIFACTS_WRITE_DISPOSITION[options.mode],
+            columns=ARTIFACT_COLUMN_HINTS,
+        )
+    ]
+    if options.versions:
+        resources.append(
+            dlt.resource(
+                streams.rows(VERSIONS_RESOURCE),
+                name=VERSIONS_RESOURCE,
+                primary_key=VERSION_PRIMARY_KEY,
+                write_disposition=VERSIONS_WRITE_DISPOSITION[options.mode],
+                columns=VERSION_COLUMN_HINTS,
+            )
+        )
     if not options.spaces:
-        return [artifacts]
+        return resources
     registries_resource = dlt.resource(
         registry_rows(discovery),
         name="registries",
         primary_key=REGISTRY_PRIMARY_KEY,
         write_disposition="merge",
     )
-    return [registries_resource, artifacts]
+    return [registries_resource, *resources]

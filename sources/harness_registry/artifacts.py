@@ -1,37 +1,48 @@
-"""Reading the artifacts of every registry: pages in, `artifacts` rows out, as the mode says.
+"""Reading the artifacts of every registry, and with `versions` their versions: pages in, rows of
+`artifacts` and `artifact_versions` out, as the mode says.
 
 `ArtifactReader` runs one `PageScheduler` over every registry's list, and for each event:
 
-- a page: splits a Hugging Face registry into per-type lists when needed, keeps the artifacts
-  with a wanted label, shapes them into rows and gives them to the mode's sink;
-- a finished list: adds its figures to the registry's result, and once the registry's read is
-  done (all its lists), lets the sink finish it: commit or keep a cursor, hand out a snapshot, or
-  read the registry again after a race;
-- the rows the sink hands out go to dlt in chunks of `ROWS_PER_ITEM`.
+- an artifact page: splits a Hugging Face registry into per-type lists when needed, keeps the
+  artifacts with a wanted label, shapes them into rows, gives them to the mode's sink and notes
+  those to be loaded for their versions (`versions.VersionReads`);
+- a finished artifact list: adds its figures to the registry's result, and once the registry's
+  read is done (all its lists), lets the sink finish it: hand out a snapshot, or read the registry
+  again after a race;
+- once every registry's artifacts are read: the version lists of the artifacts noted, through the
+  same scheduler, side by side;
+- a registry whose artifacts and versions are all read is settled: its cursor committed or kept
+  (incremental), a versions failure counted as the registry's error;
+- the rows go to dlt in chunks of `ROWS_PER_ITEM`, each tagged with its table.
 """
 
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .client import HarnessClient
-from .lists import ListScans
+from .lists import ListScans, VersionsScan
 from .options import SourceOptions
 from .rows import is_snapshot_marker, labels_of, shape_artifact
 from .run_report import ListResult, RunReport
-from .scan import ListScan, Page, PageScheduler, ScanQueue
+from .scan import ListScan, Page, PageScheduler, ScanFinished, ScanQueue
 from .settings import ROWS_PER_ITEM
 from .sinks import IncrementalSink, RegistryRead, Row, SnapshotSink
+from .versions import VersionReads
 
 ARTIFACTS_RESOURCE = "artifacts"
+VERSIONS_RESOURCE = "artifact_versions"
+
+TableRows = tuple[str, Iterable[Row]]  # rows of one table, handed out lazily
+TableChunk = tuple[str, list[Row]]
 
 
 class ArtifactReader:
-    """Reads the artifacts of registries and yields the rows to load, in chunks.
+    """Reads the artifacts of registries (and their versions) and yields the rows to load.
 
     Example:
         reader = ArtifactReader(client, options, report, ["acme/docker", "acme/platform/maven"])
-        for chunk in reader.rows():
-            ...  # lists of `artifacts` rows
+        for table, chunk in reader.items():
+            ...  # `artifacts` or `artifact_versions`, and a list of its rows
     """
 
     def __init__(
@@ -46,21 +57,25 @@ class ArtifactReader:
         self._report = report
         self._scans = ListScans(options)
         self._sink = sink_for(options)
+        self._versions = VersionReads(self._scans, options, report) if options.versions else None
         self._reads: dict[str, RegistryRead] = {}  # registries whose read is not done yet
+        self._unsettled: dict[str, RegistryRead] = {}  # read, waiting for their versions
+        refs = list(registry_refs)
+        self._registries_reading = len(refs)  # registries whose artifact read is not done
         # Lazy: a registry's read starts when the scheduler takes its list.
-        self._queue = ScanQueue(self._start(ref) for ref in registry_refs)
+        self._queue = ScanQueue(self._start(ref) for ref in refs)
+        self._scheduler = PageScheduler(self._client, self._queue, self._options.concurrency)
 
-    def rows(self) -> Iterator[list[Row]]:
-        """Yields the rows to load, registry by registry as their pages and reads complete."""
-        scheduler = PageScheduler(self._client, self._queue, self._options.concurrency)
+    def items(self) -> Iterator[TableChunk]:
+        """Yields (table, rows) in chunks, registry by registry as their pages and reads complete."""
         try:
-            for event in scheduler.events():
-                result = self._report.registry(event.scan.ref)
-                if isinstance(event, Page):
-                    rows = self._take_page(event, result)
+            for event in self._scheduler.events():
+                if isinstance(event.scan, VersionsScan):
+                    out = self._take_versions(event)
                 else:
-                    rows = self._finish_list(event.scan, result)
-                yield from self._hand_out(rows, result)
+                    out = self._take_artifacts(event)
+                for table, rows in out:
+                    yield from self._hand_out(table, rows)
         finally:
             self._sink.close()
             self._report.requests = self._client.requests_sent
@@ -71,6 +86,14 @@ class ArtifactReader:
         self._reads[ref] = RegistryRead(ref)
         return self._scans.artifacts(ref)
 
+    # Artifact lists.
+
+    def _take_artifacts(self, event: Page | ScanFinished) -> list[TableRows]:
+        result = self._report.registry(event.scan.ref)
+        if isinstance(event, Page):
+            return [(ARTIFACTS_RESOURCE, self._take_page(event, result))]
+        return self._finish_list(event.scan, result)
+
     def _take_page(self, page: Page, result: ListResult) -> Iterable[Row]:
         scan = page.scan
         if scan.abandoned:
@@ -80,7 +103,11 @@ class ArtifactReader:
             return []
         result.rows_read += len(page.rows)
         kept = with_any_label(page.rows, self._options.labels)
-        return self._sink.page(scan.ref, [shape_artifact(raw, scan.ref) for raw in kept])
+        shaped = [shape_artifact(raw, scan.ref) for raw in kept]
+        loaded = self._sink.page(scan.ref, shaped)
+        if self._versions is not None:
+            self._versions.want(scan.ref, shaped if self._sink.loads_every_row else loaded)
+        return loaded
 
     def _split_by_artifact_type(self, scan: ListScan) -> None:
         """One list per artifact type instead: within a type names are unique, so pages are stable."""
@@ -89,7 +116,7 @@ class ArtifactReader:
         self._queue.append(self._scans.artifacts(scan.ref, "model"))
         self._queue.append(self._scans.artifacts(scan.ref, "dataset"))
 
-    def _finish_list(self, scan: ListScan, result: ListResult) -> Iterable[Row]:
+    def _finish_list(self, scan: ListScan, result: ListResult) -> list[TableRows]:
         result.add_scan(scan)
         read = self._reads[scan.ref]
         read.add(scan)
@@ -100,12 +127,48 @@ class ArtifactReader:
         if read_again:
             result.rows_read = 0
             self._queue.append(self._start(scan.ref))
-        return rows
+            return [(ARTIFACTS_RESOURCE, rows)]
+        out = [(ARTIFACTS_RESOURCE, rows)]
+        self._unsettled[scan.ref] = read
+        self._registries_reading -= 1
+        if self._registries_reading == 0 and self._versions is not None:
+            # Every artifact page is read: the count of version lists is known, read them now.
+            self._queue.extend(self._versions.start(self._scheduler.mean_answer_seconds))
+        return out + self._settle(scan.ref)
 
-    def _hand_out(self, rows: Iterable[Row], result: ListResult) -> Iterator[list[Row]]:
+    # Version lists.
+
+    def _take_versions(self, event: Page | ScanFinished) -> list[TableRows]:
+        assert self._versions is not None and isinstance(event.scan, VersionsScan)
+        if isinstance(event, Page):
+            self._versions.take_page(event.scan, event.rows)
+            return []
+        rows, read_again = self._versions.finish(event.scan)
+        if read_again is not None:
+            self._queue.append(read_again)
+        return [(VERSIONS_RESOURCE, rows), *self._settle(event.scan.ref)]
+
+    # Settling a registry: its artifacts read, and the versions of those it loads.
+
+    def _settle(self, ref: str) -> list[TableRows]:
+        read = self._unsettled.get(ref)
+        if read is None or (self._versions is not None and self._versions.pending(ref)):
+            return []
+        del self._unsettled[ref]
+        result = self._report.registry(ref)
+        versions_error = self._versions.error(ref) if self._versions is not None else None
+        self._sink.settle(read, result, versions_error)
+        if self._versions is None:
+            return []
+        read_completely = read.complete and not read.raced
+        return [(VERSIONS_RESOURCE, self._versions.registry_marker(ref, read_completely))]
+
+    def _hand_out(self, table: str, rows: Iterable[Row]) -> Iterator[TableChunk]:
         for chunk in chunks(rows, ROWS_PER_ITEM):
-            result.rows_loaded += sum(1 for row in chunk if not is_snapshot_marker(row))
-            yield chunk
+            if table == ARTIFACTS_RESOURCE:
+                result = self._report.registry(chunk[0]["registry_ref"])
+                result.rows_loaded += sum(1 for row in chunk if not is_snapshot_marker(row))
+            yield table, chunk
 
 
 def sink_for(options: SourceOptions) -> IncrementalSink | SnapshotSink:

@@ -438,6 +438,10 @@ class HarnessClient:
                 subject,
                 "access forbidden (403): the key's user or service account lacks permission",
             )
+        if status == 404 and _api_error_code(response) is not None:
+            # The API's own JSON "not found" (an artifact deleted since it was listed), not a
+            # route the server lacks: that one is plain text and means a wrong base URL.
+            raise RegistryError(subject, f"not found (404: {message}); it may have been deleted")
         if status == 404:
             raise EndpointError(
                 f"{self.base_url} has no Harness Artifact Registry API at {urlsplit(response.url).path} "
@@ -454,6 +458,16 @@ class HarnessClient:
                 f"({message}); retry later or lower requests_per_minute",
             )
         raise RegistryError(subject, f"the server rejected the request ({status}: {message})")
+
+
+def _api_error_code(response: requests.Response) -> str | None:
+    """The `code` of a JSON error body the API sent, None for any other body."""
+    try:
+        body = json_body(response)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return str(code) if code is not None else None
 
 
 def _server_message(response: requests.Response) -> str:

@@ -1,13 +1,29 @@
 """The lists this source reads, as `ListScan`s: the artifacts of a registry, the registries of a
-space. Each knows its path, its query parameters and its paginator."""
+space, the versions of an artifact. Each knows its path, its query parameters and its paginator."""
 
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from .options import SourceOptions
 from .paginator import PageIndexPaginator
 from .refs import account_of
 from .scan import ListScan
-from .settings import ARTIFACTS_PATH, REGISTRIES_PATH
+from .settings import ARTIFACTS_PATH, REGISTRIES_PATH, STABLE_SORT_FIELD, VERSIONS_PATH
+
+
+@dataclass
+class VersionsScan(ListScan):
+    """The reading of one artifact's versions; its raw rows gather in `rows` until it ends, since
+    a version the server repeats (one row per quarantine record) is merged over the whole list."""
+
+    artifact_name: str = ""
+    artifact_type: str = ""  # '' where the API has none, as in the key
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def artifact_key(self) -> tuple[str, str, str]:
+        return (self.ref, self.artifact_name, self.artifact_type)
 
 
 class ListScans:
@@ -18,6 +34,7 @@ class ListScans:
         scans.artifacts("acme/docker")
         scans.artifacts("acme/hf", artifact_type="model")
         scans.registries("acme/platform")
+        scans.versions("acme/docker", "team/app")
     """
 
     def __init__(self, options: SourceOptions) -> None:
@@ -50,6 +67,34 @@ class ListScans:
             path=REGISTRIES_PATH.format(space_ref=space_ref),
             params={**params, **self._routing(space_ref)},
             paginator=PageIndexPaginator(self._options.page_size, items_path="registries"),
+        )
+
+    def versions(
+        self, registry_ref: str, artifact_name: str, artifact_type: str = ""
+    ) -> VersionsScan:
+        """The versions of one artifact, sorted by name (the one sort without ties).
+
+        The name is one path segment, percent-encoded whole (`team/app` -> `team%2Fapp`). A Hugging
+        Face artifact is asked for with its type: a model and a dataset may share a name.
+        """
+        # See docs/harness-api.md#versions-of-one-artifact.
+        params: dict[str, Any] = {
+            "sort_field": STABLE_SORT_FIELD,
+            "sort_order": self._options.sort_order,
+            **self._routing(registry_ref),
+        }
+        if artifact_type:
+            params["artifact_type"] = artifact_type
+        return VersionsScan(
+            ref=registry_ref,
+            subject=f"registry {registry_ref}, versions of {artifact_name}",
+            path=VERSIONS_PATH.format(
+                registry_ref=registry_ref, artifact=quote(artifact_name, safe="")
+            ),
+            params=params,
+            paginator=PageIndexPaginator(self._options.page_size, items_path="artifactVersions"),
+            artifact_name=artifact_name,
+            artifact_type=artifact_type,
         )
 
     @staticmethod

@@ -17,6 +17,7 @@ Example:
     (('acme/docker', 'acme/npm'), 50, 'ASC')
 """
 
+import argparse
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -96,6 +97,32 @@ class Option:
         """How the command line parses the flag's value (numbers are checked there already)."""
         return self.type if self.type in (int, float) else str
 
+    @property
+    def is_switch(self) -> bool:
+        """A yes/no setting: its flag takes no value (`--versions`, and `--no-versions`)."""
+        return self.type is bool
+
+    @property
+    def flag_usage(self) -> str:
+        """The flag as the README shows it: `--page-size N`, or `--versions` for a switch."""
+        if self.flag is None:
+            return "none"
+        return self.flag if self.is_switch else f"{self.flag} {self.metavar}"
+
+    def flag_arguments(self) -> dict[str, Any]:
+        """The `argparse.add_argument` keywords of the flag, apart from its name, dest and help.
+
+        A switch gets `--x` and `--no-x` (None when neither is given, so config decides); a
+        repeatable flag appends one item per use.
+        """
+        if self.is_switch:
+            return {"action": argparse.BooleanOptionalAction}
+        return {
+            "type": self.flag_type,
+            "action": "append" if self.repeatable else "store",
+            "metavar": self.metavar,
+        }
+
 
 # -- checks: each takes the option (for its name and default) and the raw value ---------------
 
@@ -130,6 +157,18 @@ def _text(option: Option, value: Any) -> str | None:
 
 def _at_least_one(option: Option, value: Any) -> int:
     return int(_as_number(option.name, value, minimum=1, integer=True))
+
+
+def _switch(option: Option, value: Any) -> bool:
+    """True or False; from the environment also `true`/`false`, `1`/`0`, `yes`/`no`."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ConfigError(f"{option.name} must be true or false, got {value!r}")
 
 
 def _rate(option: Option, value: Any) -> float | None:
@@ -298,6 +337,15 @@ OPTIONS: tuple[Option, ...] = (
         "name only: the one sort without ties (any other would make offset pages skip and repeat artifacts)",
         _stable_sort_field,
     ),
+    Option(
+        "versions",
+        bool,
+        False,
+        "also load every artifact's versions (table artifact_versions): at least one request per artifact read",
+        _switch,
+        flag="--versions",
+        shown_default="false",
+    ),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -325,6 +373,7 @@ class SourceOptions:
     labels: tuple[str, ...]
     package_types: tuple[str, ...]
     mode: str
+    versions: bool = False
 
     @classmethod
     def validate(cls, **settings: Any) -> "SourceOptions":
@@ -444,8 +493,10 @@ def configuration_table() -> str:
         default = option.default_text
         if option.default is not None and not option.secret and option.shown_default is None:
             default = f"`{default}`"
-        flag = f"`{option.flag} {option.metavar}`" if option.flag else "none"
-        if option.repeatable:
+        flag = f"`{option.flag_usage}`" if option.flag else "none"
+        if option.is_switch:
+            flag += f" / `--no-{option.flag.removeprefix('--')}`"
+        elif option.repeatable:
             flag += " (repeatable)"
         rows.append(f"| `{option.name}` | {default} | {flag} | {option.help} |")
     return "\n".join(rows) + "\n"

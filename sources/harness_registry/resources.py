@@ -1,21 +1,28 @@
 """The resources' generators: thin wiring from dlt's resources to the readers.
 
 - `registries`: the registries `RegistryDiscovery` found in the configured spaces;
-- `artifacts`: the rows `ArtifactReader` reads from every configured or discovered registry.
+- `artifacts` and `artifact_versions`: the rows `ArtifactReader` reads from every configured or
+  discovered registry, split by table (`TableStreams`).
 """
 
 from collections.abc import Iterator
 from typing import Any
 
-from .artifacts import ARTIFACTS_RESOURCE, ArtifactReader
+from .artifacts import ARTIFACTS_RESOURCE, VERSIONS_RESOURCE, ArtifactReader
 from .client import HarnessClient
 from .discovery import RegistryDiscovery
 from .options import SourceOptions
 from .rows import shape_registry
 from .run_report import RunReport
-from .sinks import Row
+from .streams import TableStreams
 
-__all__ = ["ARTIFACTS_RESOURCE", "RegistryDiscovery", "artifact_rows", "registry_rows"]
+__all__ = [
+    "ARTIFACTS_RESOURCE",
+    "VERSIONS_RESOURCE",
+    "RegistryDiscovery",
+    "registry_rows",
+    "table_streams",
+]
 
 
 def registry_rows(discovery: RegistryDiscovery) -> Iterator[list[dict[str, Any]]]:
@@ -25,14 +32,15 @@ def registry_rows(discovery: RegistryDiscovery) -> Iterator[list[dict[str, Any]]
         yield rows
 
 
-def artifact_rows(
+def table_streams(
     client: HarnessClient,
     options: SourceOptions,
     discovery: RegistryDiscovery,
     report: RunReport,
-) -> Iterator[list[Row]]:
-    """Yields `artifacts` rows of every registry: in `incremental` mode each page as it comes,
-    filtered by the registry's cursor; in `snapshot` mode a registry's rows once it was read
-    completely, so that a registry whose read failed loads (and retires) nothing."""
-    # A generator, so that discovery (requests) waits until dlt extracts the resource.
-    yield from ArtifactReader(client, options, report, discovery.registry_refs()).rows()
+) -> TableStreams:
+    """The rows of `artifacts` and `artifact_versions`, from one reader, one generator per table
+    (`rows(ARTIFACTS_RESOURCE)`, `rows(VERSIONS_RESOURCE)`). Nothing is read (not even the spaces'
+    registries) until dlt pulls the first one."""
+    return TableStreams(
+        lambda: ArtifactReader(client, options, report, discovery.registry_refs()).items()
+    )

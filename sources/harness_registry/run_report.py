@@ -48,6 +48,13 @@ class RunReport:
     spaces: dict[str, ListResult] = field(default_factory=dict)
     requests: int = 0
     throttled: int = 0
+    # With `versions`: artifacts whose versions this run set out to read, the requests their lists
+    # took, the version rows handed to dlt, and the artifacts whose versions could not be read.
+    versions_requested: int = 0
+    version_requests: int = 0
+    version_rows: int = 0
+    versions_failed: int = 0
+    versions_estimate_seconds: float | None = None  # the estimate logged before reading them
 
     def registry(self, ref: str) -> ListResult:
         return self.registries.setdefault(ref, ListResult(ref))

@@ -20,7 +20,10 @@ the pages out in order for each list. Its guarantees:
 See docs/harness-api.md#paging-traps.
 """
 
+import itertools
 import logging
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -92,6 +95,10 @@ class ScanQueue:
     def append(self, scan: ListScan) -> None:
         self._added.append(scan)
 
+    def extend(self, scans: Iterable[ListScan]) -> None:
+        """Adds scans after all others, taken lazily (a long stream costs no memory up front)."""
+        self._scans = itertools.chain(self._scans, scans)
+
     def __iter__(self) -> "ScanQueue":
         return self
 
@@ -140,6 +147,16 @@ class PageScheduler:
         self._pending = iter(scans)
         self._concurrency = concurrency
         self._active: list[ListScan] = []
+        self._answered = 0
+        self._answer_seconds = 0.0
+        self._timing = threading.Lock()
+
+    @property
+    def mean_answer_seconds(self) -> float | None:
+        """How long a request took on average so far (waits for the rate limit and retries
+        included), None before the first answer; for estimates."""
+        with self._timing:
+            return self._answer_seconds / self._answered if self._answered else None
 
     def events(self) -> Iterator[Page | ScanFinished]:
         """Yields `Page`s in page order per scan, and a `ScanFinished` after the last page (or the
@@ -201,10 +218,19 @@ class PageScheduler:
     def _submit(self, executor: ThreadPoolExecutor, scan: ListScan) -> None:
         page_index = scan.next_page
         params = {**scan.params, **scan.paginator.page_params(page_index)}
-        future = executor.submit(self._client.get, scan.path, params, scan.subject)
+        future = executor.submit(self._timed_get, scan.path, params, scan.subject)
         scan.in_flight.append((page_index, future))
         scan.next_page += 1
         scan.requests += 1
+
+    def _timed_get(self, path: str, params: dict[str, Any], subject: str) -> ApiAnswer:
+        started = time.monotonic()
+        try:
+            return self._client.get(path, params, subject)
+        finally:
+            with self._timing:
+                self._answered += 1
+                self._answer_seconds += time.monotonic() - started
 
     # Collecting: answers become pages, in page order per list.
 

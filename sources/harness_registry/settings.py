@@ -7,6 +7,8 @@ API_PREFIX = "/har/api/v1"
 # `{registry_ref}/+` is the routed form: the server rewrites `a/b/c/+/artifacts` to `a%2Fb%2Fc/artifacts`.
 ARTIFACTS_PATH = API_PREFIX + "/registry/{registry_ref}/+/artifacts"
 REGISTRIES_PATH = API_PREFIX + "/spaces/{space_ref}/+/registries"
+# `{artifact}` is one path segment, percent-encoded whole (`team%2Fapp`): see `lists.ListScans.versions`.
+VERSIONS_PATH = API_PREFIX + "/registry/{registry_ref}/+/artifact/{artifact}/+/versions"
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_CONCURRENCY = 4
@@ -31,9 +33,16 @@ ZERO_TIME_MS = -62135596800000
 # empty for Docker and Helm registries.
 ARTIFACT_PRIMARY_KEY = ("registry_ref", "name", "artifact_type")
 REGISTRY_PRIMARY_KEY = "path"
+# Key of a version: its artifact's key and the row's `name` (a version, a tag, or an untagged digest).
+# Never `uuid`: tags have none, and the open-source server leaves it empty for versions too.
+VERSION_PRIMARY_KEY = ("registry_ref", "artifact_name", "artifact_type", "version")
 
 # Separator of the flat `labels_text` column; the exact labels are in `artifacts__labels`.
 LABELS_TEXT_SEPARATOR = ", "
+# Separator of `tags_text` (a Docker/Helm version's tags) and of the joined reasons of a version
+# the server lists once per quarantine record.
+TAGS_TEXT_SEPARATOR = ", "
+QUARANTINE_REASON_SEPARATOR = "; "
 
 # A 500 with this message is a soft-deleted registry, not a passing fault: retrying cannot help.
 DELETED_REGISTRY_MESSAGE = "Failed to find repo"

@@ -1,10 +1,11 @@
 """What each mode loads of a registry's rows, and when its cursor or snapshot is committed.
 
-`ArtifactReader` hands every page to a sink and, when a registry's read is done, asks the sink to
-finish it:
+`ArtifactReader` hands every page to a sink; when a registry's read is done it asks the sink to
+`finish` it (the rows held back, or a read again after a race), and once the versions of the
+artifacts it loaded are read too (with `versions`), to `settle` it:
 
 - `IncrementalSink` passes rows through the registry's cursor as they come, and commits the cursor
-  only for a read that was complete and raced no change;
+  only for a read that was complete, raced no change, and whose artifacts' versions were all read;
 - `SnapshotSink` holds a registry's rows on disk and hands them out only once its read was complete,
   so a failed read retires nothing.
 """
@@ -60,6 +61,9 @@ class RegistryRead:
 class IncrementalSink:
     """Incremental mode: rows go out page by page, through each registry's cursor."""
 
+    # Only the rows `page` returns are loaded, so only theirs need their versions read.
+    loads_every_row = False
+
     def __init__(self, resource_name: str, filters: dict[str, Any]) -> None:
         self._resource_name = resource_name
         self._filters = filters
@@ -73,22 +77,29 @@ class IncrementalSink:
         return cursor.filter(rows)
 
     def finish(self, read: RegistryRead, result: ListResult) -> tuple[Iterable[Row], bool]:
+        """Every row went out with its page; the cursor waits for `settle`."""
+        return [], False
+
+    def settle(self, read: RegistryRead, result: ListResult, versions_error: str | None) -> None:
+        """Commits the cursor of a complete, race-free read whose artifacts' versions were all read;
+        otherwise keeps it, so that the next run reads those artifacts (and their versions) again."""
         cursor = self._cursors.pop(read.ref, None)
         if cursor is None:
-            return [], False
-        if read.complete and not read.raced:
+            return
+        if read.complete and not read.raced and versions_error is None:
             cursor.commit(read.first_served_at)
-            return [], False
+            return
         # The rows already loaded are real; the cursor stays so the next run covers any gap.
         cursor.rollback()
         result.cursor_kept = True
+        if versions_error is not None and result.error is None:
+            result.error = versions_error
         if read.raced:
             logger.warning(
                 f"registry {read.ref} changed while it was read (itemCount "
                 f"{read.item_counts[0]} -> {read.item_counts[-1]}): its cursor is kept so that "
                 "the next run re-reads what moved"
             )
-        return [], False
 
     def close(self) -> None:
         self._cursors.clear()
@@ -99,6 +110,9 @@ class SnapshotSink:
     then handed out, followed by a marker row that puts the registry in the merge's scope (so an
     emptied registry retires its artifacts too). A read that raced a change is read again (see
     `races`); a failed read hands out nothing, so it retires nothing."""
+
+    # Every row of a complete read is loaded, so every row needs its versions read.
+    loads_every_row = True
 
     def __init__(self) -> None:
         self._spools: dict[str, RowSpool] = {}
@@ -125,6 +139,11 @@ class SnapshotSink:
             return [], True
         result.error = self._races.reason(read.ref)
         return [], False
+
+    def settle(self, read: RegistryRead, result: ListResult, versions_error: str | None) -> None:
+        """The artifacts were handed out (or not) by `finish`; a versions failure fails the registry."""
+        if versions_error is not None and result.error is None:
+            result.error = versions_error
 
     def close(self) -> None:
         for spool in self._spools.values():
