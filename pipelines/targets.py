@@ -97,9 +97,8 @@ class Target:
         api_key = dlt.secrets.get(self.api_key_secret, str)
         if not api_key:
             raise ConfigError(
-                f"no API key for target {self.name!r}: set {self.api_key_secret} in "
-                f".dlt/secrets.toml or the Airflow Variable dlt_secrets_toml, or export "
-                f"{secret_env_var(self.api_key_secret)}"
+                f"no API key at {self.api_key_secret}: set it in .dlt/secrets.toml or the "
+                f"Airflow Variable dlt_secrets_toml, or export {secret_env_var(self.api_key_secret)}"
             )
         return api_key
 

@@ -472,9 +472,10 @@ def pipeline_cursors(duckdb_file: Path) -> dict[str, set[str]]:
 def test_targets_load_side_by_side_into_one_dataset(
     airflow_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Two accounts on two servers, each with its own key, and a third target whose key the server
-    refuses: the two load exactly their servers' artifacts into one dataset, each pipeline with its
-    own state; the third fails its task instance alone, at once (a retry would not fix a key)."""
+    """Two accounts on two servers, each with its own key, a third target whose key the server
+    refuses and a fourth with no key: the two load exactly their servers' artifacts into one
+    dataset, each pipeline with its own state; the others fail their own task instances alone, at
+    once (a retry would not fix a key)."""
     acme_key, globex_key = "acme-account-key", "globex-account-key"
     with (
         EmulatorProcess(seed=42, api_key=acme_key) as acme_server,
@@ -503,6 +504,8 @@ def test_targets_load_side_by_side_into_one_dataset(
                 "api_key_secret": "harness_keys.globex",
             },
             {"name": "stale_key", "registries": acme[:1], "base_url": acme_server.base_url},
+            # no key anywhere: fails before any request
+            {"name": "no_key", "registries": acme[:1], "base_url": acme_server.base_url},
         ]
         env = {
             **airflow_env,
@@ -527,11 +530,16 @@ def test_targets_load_side_by_side_into_one_dataset(
             (TARGET_TASK_ID, 0): "success",
             (TARGET_TASK_ID, 1): "success",
             (TARGET_TASK_ID, 2): "failed",
+            (TARGET_TASK_ID, 3): "failed",
         }, task_error(output)
         assert (
             "target 'stale_key': the server refused the key at "
             "sources.harness_registry.targets.stale_key.api_key (401)" in output
         ), task_error(output)
+        assert (
+            "target 'no_key': configuration: no API key at "
+            "sources.harness_registry.targets.no_key.api_key: set it in .dlt/secrets.toml"
+        ) in output, task_error(output)
         assert acme_key not in output and globex_key not in output
 
         expected = artifact_keys(acme_server, acme) + artifact_keys(globex_server, globex)
@@ -539,11 +547,11 @@ def test_targets_load_side_by_side_into_one_dataset(
         with duckdb.connect(str(duckdb_file), read_only=True) as db:
             listed = db.sql(f"SELECT path FROM {DATASET}.registries").fetchall()
         assert sorted(path for (path,) in listed) == sorted(globex)
-        # a pipeline, and a state, per target; none for the one whose key was refused
+        # a pipeline, and a state, per target; none for those without a usable key
         assert pipeline_cursors(duckdb_file) == {
             "harness_registry_acme": set(acme),
             "harness_registry_globex": set(globex),
         }
         assert dlt_leftovers(env) == []
-        # the refused key was sent once, not retried request after request
+        # the refused key was sent once, not retried request after request; no_key sent nothing
         assert [r["status"] for r in acme_server.requests_log() if r.get("status") == 401] == [401]

@@ -158,7 +158,7 @@ def test_the_key_is_read_from_its_secret_path(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ConfigError) as raised:
         onprem.resolve_api_key()
     assert str(raised.value) == (
-        "no API key for target 'onprem': set harness_keys.onprem in .dlt/secrets.toml or the "
+        "no API key at harness_keys.onprem: set it in .dlt/secrets.toml or the "
         "Airflow Variable dlt_secrets_toml, or export HARNESS_KEYS__ONPREM"
     )
     monkeypatch.setenv("HARNESS_KEYS__ONPREM", "onprem-key")
