@@ -35,4 +35,10 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
 fi
 
 export HARNESS_RUN_AIRFLOW_TESTS=1
-exec "$VENV/bin/python" -m pytest tests/airflow_dag -q -p no:cacheprovider "$@"
+# dlt, imported by the tests themselves, looks for Airflow Variables as soon as it reads any config,
+# and Airflow then creates ~/airflow with a database in it. The tests give every Airflow they run a
+# home of its own; pytest's process gets a throwaway one.
+AIRFLOW_HOME="$(mktemp -d "${TMPDIR:-/tmp}/harness-airflow-home.XXXXXX")"
+export AIRFLOW_HOME
+trap 'rm -rf "$AIRFLOW_HOME"' EXIT
+"$VENV/bin/python" -m pytest tests/airflow_dag -q -p no:cacheprovider "$@"

@@ -2,7 +2,12 @@
 
 Airflow 3 is not in the `dev` extra: `make test-airflow` (tests/airflow_dag/run_airflow_test.sh) builds
 `.venv-airflow` and runs these tests there with HARNESS_RUN_AIRFLOW_TESTS=1; `make test` skips them.
-Airflow runs in subprocesses only, so this process never reads or writes an Airflow home.
+Airflow runs in subprocesses only, each with the module's Airflow home; this process gets a throwaway
+one from run_airflow_test.sh (dlt would make Airflow create ~/airflow otherwise).
+
+The DAG is tested in both shapes: its single task (no targets configured) and one mapped task
+instance per target (`HARNESS_REGISTRY_PIPELINE__TARGETS`), the latter against two emulators, one
+per account, each with its own key.
 """
 
 import importlib.metadata
@@ -12,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -33,6 +39,7 @@ except importlib.metadata.PackageNotFoundError:
     )
 
 import duckdb
+from dlt.common.versioned_state import decompress_state
 
 from harness_emulator import EmulatorProcess  # the `emulator` fixture is in tests/conftest.py
 
@@ -40,6 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO_ROOT / "pipelines" / "harness_registry_dag.py"
 DAG_ID = "harness_registry"
 TASK_ID = "harness_registry.harness_registry"
+TARGET_TASK_ID = "harness_registry.load_target"
 DATASET = "harness_airflow"
 AIRFLOW_TIMEOUT = 300
 
@@ -62,6 +70,42 @@ print(json.dumps({
         for t in (dag.tasks if dag else [])
     },
 }))
+"""
+
+
+# The DAG as several configurations see it: one DagBag per environment, all in one interpreter (each
+# Airflow start-up costs seconds). Reads a JSON list of {variable: value or null} from stdin.
+CHECK_DAG_VARIANTS = """
+import json, os, sys
+try:
+    from airflow.dag_processing.dagbag import DagBag  # Airflow 3.1+
+except ImportError:
+    from airflow.models.dagbag import DagBag
+
+found = []
+for variant in json.load(sys.stdin):
+    for key, value in variant.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    bag = DagBag()
+    dag = bag.dags.get("harness_registry")
+    found.append({
+        "import_errors": [str(v) for v in bag.import_errors.values()],
+        "tasks": {
+            t.task_id: {
+                "mapped": t.is_mapped,
+                "targets": [kw["target_name"] for kw in t.expand_input.value["op_kwargs"]]
+                if t.is_mapped else None,
+                "max_active_tis_per_dagrun": t.max_active_tis_per_dagrun,
+                "pool": t.pool,
+                "retries": t.retries,
+            }
+            for t in (dag.tasks if dag else [])
+        },
+    })
+print(json.dumps(found))
 """
 
 
@@ -155,6 +199,25 @@ def task_error(output: str) -> str:
     """The task's exception, from `dags test` output, for assertion messages."""
     start = output.find("Task failed with exception")
     return output[start : start + 8000] if start >= 0 else output[-8000:]
+
+
+def task_states(env: dict[str, str], logical_date: str) -> dict[tuple[str, int], str]:
+    """The state of each task instance of the DAG run at `logical_date`, by (task id, map index),
+    as Airflow's CLI reports them."""
+    runs = airflow(env, "dags", "list-runs", DAG_ID, "--output", "json")
+    check_ok(runs, "airflow dags list-runs")
+    wanted = datetime.fromisoformat(logical_date)
+    (run_id,) = [
+        run["run_id"]
+        for run in json.loads(runs.stdout.strip().splitlines()[-1])
+        if run["logical_date"] and datetime.fromisoformat(run["logical_date"]) == wanted
+    ]
+    states = airflow(env, "tasks", "states-for-dag-run", DAG_ID, run_id, "--output", "json")
+    check_ok(states, "airflow tasks states-for-dag-run")
+    return {
+        (ti["task_id"], int(ti["map_index"])): ti["state"]
+        for ti in json.loads(states.stdout.strip().splitlines()[-1])
+    }
 
 
 def check_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
@@ -294,3 +357,201 @@ def test_missing_configuration_fails_without_retries(
     assert "set DESTINATION__DUCKDB__CREDENTIALS" in output, task_error(output)
     assert not list(Path(env["TMPDIR"]).rglob("*.duckdb"))
     assert not [r for r in emulator.requests_log() if "/artifacts" in r["path"]]
+
+
+def check_dag_variants(
+    airflow_env: dict[str, str], variants: list[dict[str, str | None]]
+) -> list[dict]:
+    """What a DagBag finds under each environment variant, applied one after the other."""
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_DAG_VARIANTS],
+        env=airflow_env,
+        cwd=airflow_env["AIRFLOW_HOME"],
+        capture_output=True,
+        text=True,
+        timeout=AIRFLOW_TIMEOUT,
+        input=json.dumps(variants),
+    )
+    check_ok(result, "DagBag")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_targets_map_one_task_instance_each(airflow_env: dict[str, str]) -> None:
+    """With targets the DAG maps one task instance per target name (never a key): one at a time
+    into a DuckDB file, side by side into a warehouse, in a pool when one is named; a malformed
+    list is one import error naming the fault."""
+    targets = json.dumps(
+        [
+            {"name": "acme", "spaces": ["acme"]},
+            {"name": "onprem", "registries": ["main/docker"], "base_url": "https://har.example"},
+        ]
+    )
+    duckdb_run, postgres_run, pooled, repeated, with_key = check_dag_variants(
+        airflow_env,
+        [
+            {"HARNESS_REGISTRY_PIPELINE__TARGETS": targets},
+            {"HARNESS_REGISTRY_PIPELINE__DESTINATION": "postgres"},
+            {"HARNESS_REGISTRY_PIPELINE__POOL": "harness_loads"},
+            {
+                "HARNESS_REGISTRY_PIPELINE__TARGETS": json.dumps(
+                    [{"name": "acme", "spaces": ["acme"]}, {"name": "acme", "spaces": ["acme/x"]}]
+                ),
+                "HARNESS_REGISTRY_PIPELINE__DESTINATION": None,
+                "HARNESS_REGISTRY_PIPELINE__POOL": None,
+            },
+            {
+                "HARNESS_REGISTRY_PIPELINE__TARGETS": json.dumps(
+                    [{"name": "acme", "spaces": ["acme"], "api_key": "pat.never.shown"}]
+                )
+            },
+        ],
+    )
+
+    assert duckdb_run["import_errors"] == []
+    assert duckdb_run["tasks"] == {
+        TARGET_TASK_ID: {
+            "mapped": True,
+            "targets": ["acme", "onprem"],
+            "max_active_tis_per_dagrun": 1,
+            "pool": "default_pool",
+            "retries": 2,
+        }
+    }
+    assert postgres_run["tasks"][TARGET_TASK_ID]["max_active_tis_per_dagrun"] is None
+    assert postgres_run["tasks"][TARGET_TASK_ID]["pool"] == "default_pool"
+    assert pooled["tasks"][TARGET_TASK_ID]["pool"] == "harness_loads"
+
+    assert repeated["tasks"] == {}
+    (error,) = repeated["import_errors"]
+    assert "harness_registry_pipeline.targets: the name 'acme' is used twice" in error
+    (error,) = with_key["import_errors"]
+    assert "'acme' holds an api_key" in error and "api_key_secret" in error
+    assert "pat.never.shown" not in error
+    assert dlt_leftovers(airflow_env) == []
+
+
+def artifact_keys(
+    emulator: EmulatorProcess, registries: list[str]
+) -> Counter[tuple[str, str, str]]:
+    """The emulator's artifacts in `registries`, as (registry_ref, name, artifact_type) keys."""
+    truth = emulator.dataset()["artifacts"]
+    return Counter(
+        (ref, artifact["name"], artifact.get("artifactType") or "")
+        for ref in registries
+        for artifact in truth[ref]
+    )
+
+
+def loaded_keys(duckdb_file: Path) -> Counter[tuple[str, str, str]]:
+    with duckdb.connect(str(duckdb_file), read_only=True) as db:
+        rows = db.sql(
+            f"SELECT registry_ref, name, artifact_type FROM {DATASET}.artifacts"
+        ).fetchall()
+    return Counter(rows)
+
+
+def pipeline_cursors(duckdb_file: Path) -> dict[str, set[str]]:
+    """The registries with an incremental cursor in each pipeline's newest state, as dlt stored
+    it in the destination (decoded here: a dlt pipeline in this process would look for Airflow
+    Variables in an Airflow home)."""
+    with duckdb.connect(str(duckdb_file), read_only=True) as db:
+        rows = db.sql(
+            f"SELECT pipeline_name, state FROM {DATASET}._dlt_pipeline_state "
+            "QUALIFY row_number() OVER (PARTITION BY pipeline_name ORDER BY version DESC) = 1"
+        ).fetchall()
+    return {
+        name: set(
+            decompress_state(state)["sources"]["harness_registry"]["resources"]["artifacts"][
+                "cursors"
+            ]
+        )
+        for name, state in rows
+    }
+
+
+def test_targets_load_side_by_side_into_one_dataset(
+    airflow_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two accounts on two servers, each with its own key, a third target whose key the server
+    refuses and a fourth with no key: the two load exactly their servers' artifacts into one
+    dataset, each pipeline with its own state; the others fail their own task instances alone, at
+    once (a retry would not fix a key)."""
+    acme_key, globex_key = "acme-account-key", "globex-account-key"
+    with (
+        EmulatorProcess(seed=42, api_key=acme_key) as acme_server,
+        EmulatorProcess(seed=7, api_key=globex_key) as globex_server,
+    ):
+        acme = [r for r in readable_registries(acme_server) if r.startswith("acme/")]
+        globex = [
+            r["path"]
+            for r in globex_server.dataset()["registries"]
+            if r["path"].startswith("globex/")
+        ]
+        assert acme and globex
+        assert not [
+            r
+            for r in globex_server.dataset()["registries"]
+            if r["path"] in globex and (r["forbidden"] or r["deleted"])
+        ], "the globex space must be readable in full"
+        duckdb_file = tmp_path / "targets.duckdb"
+        targets = [
+            {"name": "acme", "registries": acme, "base_url": acme_server.base_url},
+            # a space, found at run time, and a key at a secret path of one's own
+            {
+                "name": "globex",
+                "spaces": ["globex"],
+                "base_url": globex_server.base_url,
+                "api_key_secret": "harness_keys.globex",
+            },
+            {"name": "stale_key", "registries": acme[:1], "base_url": acme_server.base_url},
+            # no key anywhere: fails before any request
+            {"name": "no_key", "registries": acme[:1], "base_url": acme_server.base_url},
+        ]
+        env = {
+            **airflow_env,
+            "HARNESS_REGISTRY_PIPELINE__TARGETS": json.dumps(targets),
+            "SOURCES__HARNESS_REGISTRY__TARGETS__ACME__API_KEY": acme_key,
+            "HARNESS_KEYS__GLOBEX": globex_key,
+            # globex's key, sent to acme's server
+            "SOURCES__HARNESS_REGISTRY__TARGETS__STALE_KEY__API_KEY": globex_key,
+            # shared by the targets that do not set it
+            "SOURCES__HARNESS_REGISTRY__REQUESTS_PER_MINUTE": "0",
+            # the single task's scope, which must not leak into any target: a forbidden registry
+            "SOURCES__HARNESS_REGISTRY__REGISTRIES": json.dumps(["acme/platform/locked"]),
+            "DESTINATION__DUCKDB__CREDENTIALS": str(duckdb_file),
+        }
+        logical_date = "2025-06-04T00:00:00+00:00"
+
+        outcome, output = dags_test(env, logical_date)
+
+        # the run fails, because one target failed, and only that one
+        assert outcome == "failed", task_error(output)
+        assert task_states(env, logical_date) == {
+            (TARGET_TASK_ID, 0): "success",
+            (TARGET_TASK_ID, 1): "success",
+            (TARGET_TASK_ID, 2): "failed",
+            (TARGET_TASK_ID, 3): "failed",
+        }, task_error(output)
+        assert (
+            "target 'stale_key': the server refused the key at "
+            "sources.harness_registry.targets.stale_key.api_key (401)" in output
+        ), task_error(output)
+        assert (
+            "target 'no_key': configuration: no API key at "
+            "sources.harness_registry.targets.no_key.api_key: set it in .dlt/secrets.toml"
+        ) in output, task_error(output)
+        assert acme_key not in output and globex_key not in output
+
+        expected = artifact_keys(acme_server, acme) + artifact_keys(globex_server, globex)
+        assert loaded_keys(duckdb_file) == expected
+        with duckdb.connect(str(duckdb_file), read_only=True) as db:
+            listed = db.sql(f"SELECT path FROM {DATASET}.registries").fetchall()
+        assert sorted(path for (path,) in listed) == sorted(globex)
+        # a pipeline, and a state, per target; none for those without a usable key
+        assert pipeline_cursors(duckdb_file) == {
+            "harness_registry_acme": set(acme),
+            "harness_registry_globex": set(globex),
+        }
+        assert dlt_leftovers(env) == []
+        # the refused key was sent once, not retried request after request; no_key sent nothing
+        assert [r["status"] for r in acme_server.requests_log() if r.get("status") == 401] == [401]
