@@ -28,7 +28,9 @@ class ControlEndpoints:
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "health"): lambda body, query: {"ok": True},
             ("GET", "stats"): lambda body, query: state.log.stats(),
-            ("GET", "requests"): lambda body, query: state.log.entries(),
+            ("GET", "requests"): lambda body, query: state.log.entries(
+                timing=query.get("timing", ["0"])[0] not in ("", "0", "false")
+            ),
             ("POST", "reset-log"): self._reset_log,
             ("GET", "config"): lambda body, query: self._config(),
             ("POST", "config"): self._set_config,

@@ -189,7 +189,11 @@ class EmulatorProcess:
     def stats(self) -> dict[str, Any]:
         return self.control("GET", "stats")
 
-    def requests_log(self) -> list[dict[str, Any]]:
+    def requests_log(self, timing: bool = False) -> list[dict[str, Any]]:
+        """Every API request received; with `timing`, each also has `received_at` and
+        `answered_at` (epoch seconds, the configured latency included)."""
+        if timing:
+            return self.control("GET", "requests", timing="1")
         return self.control("GET", "requests")
 
     def reset_log(self) -> None:
