@@ -347,6 +347,18 @@ class MemoryProfile:
         self._path.write_text("\n".join(lines) + "\n")
 
 
+def step_windows(pipeline: Any) -> dict[str, list[float]]:
+    """Each step's [start, end] in epoch seconds, to line up with the emulator's request log."""
+    trace = pipeline.last_trace
+    windows: dict[str, list[float]] = {}
+    if trace is None:
+        return windows
+    for step in trace.steps:
+        if step.started_at is not None and step.finished_at is not None:
+            windows[step.step] = [step.started_at.timestamp(), step.finished_at.timestamp()]
+    return windows
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import dlt
 
@@ -374,6 +386,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         time_profiler = Profiler(interval=0.005)
         time_profiler.start()
+    result["started_at"] = time.time()
     started = time.perf_counter()
     with profilers:
         try:
@@ -385,13 +398,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["wall_s"] = round(time.perf_counter() - started, 3)
     if time_profiler is not None:
         time_profiler.stop()
-        Path(args.profile_time).write_text(
-            time_profiler.output_text(unicode=False, color=False, show_all=False)
+        target = Path(args.profile_time)
+        target.write_text(time_profiler.output_text(unicode=False, color=False, show_all=False))
+        # Every frame, dlt's included, for reading where time goes inside dlt.
+        target.with_suffix(".all.txt").write_text(
+            time_profiler.output_text(unicode=False, color=False, show_all=True)
         )
     result["peak_rss_kib"] = peak_rss_kib()
     result["peak_rss_mib_by_step"] = sampler.peaks_by_step(pipeline)
     result["import_rss_kib"] = baseline
     result["steps_s"] = step_seconds(pipeline)
+    result["step_windows"] = step_windows(pipeline)
     capabilities = pipeline.destination.capabilities()
     result["loader_file_format"] = file_format or capabilities.preferred_loader_file_format
     result["loader_file_format_source"] = "explicit" if file_format else "dlt default"
