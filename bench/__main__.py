@@ -266,7 +266,9 @@ def run_side(
     return result
 
 
-def run_child(command: list[str], workdir: Path) -> tuple[dict[str, Any], float]:
+def run_child(
+    command: list[str], workdir: Path, timeout_s: float = CHILD_TIMEOUT_S
+) -> tuple[dict[str, Any], float]:
     """Runs `bench.run_one` in `workdir`; its result line (or why there is none) and its time."""
     env = dict(os.environ)
     env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
@@ -278,13 +280,13 @@ def run_child(command: list[str], workdir: Path) -> tuple[dict[str, Any], float]
             env=env,
             capture_output=True,
             text=True,
-            timeout=CHILD_TIMEOUT_S,
+            timeout=timeout_s,
             check=False,
         )
         stdout, stderr, returncode = child.stdout, child.stderr, child.returncode
     except subprocess.TimeoutExpired as exc:
         stdout = exc.stdout if isinstance(exc.stdout, str) else ""
-        stderr = f"timed out after {CHILD_TIMEOUT_S}s"
+        stderr = f"timed out after {timeout_s:g}s"
         returncode = None
     process_s = time.perf_counter() - started
     result: dict[str, Any] = {"ok": False}

@@ -38,6 +38,8 @@ DEFAULT_ARTIFACTS = 1_000_000
 DEFAULT_REGISTRIES = 2_000
 DEFAULT_PAGE_SIZE = 100
 SPACE = "bench"
+# A first snapshot run at 1M took 11 minutes on the loaded 2-core machine: a generous limit.
+RUN_TIMEOUT_S = 3600
 RUNS = ("first", "quiet")
 
 
@@ -104,7 +106,7 @@ def load_average() -> str:
 
 def run_case(
     case: ScaleCase,
-    run_child: Callable[[list[str], Path], tuple[dict[str, Any], float]],
+    run_child: Callable[[list[str], Path, float], tuple[dict[str, Any], float]],
     profile_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Starts the case's emulator and runs each mode twice in one working folder.
@@ -161,7 +163,7 @@ def run_case(
                             f"{stem}.pyinstrument.txt",
                         ]
                     print(f"   {mode} {run} ...", end=" ", flush=True)
-                    result, process_s = run_child(command, Path(workdir))
+                    result, process_s = run_child(command, Path(workdir), RUN_TIMEOUT_S)
                     result.update(
                         describe_run(case, mode, run, result, process_s, emulator.stats())
                     )
