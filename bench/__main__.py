@@ -5,6 +5,7 @@ latency and rate limit, then runs each side in a fresh subprocess (`bench.run_on
 emulator, one after the other, each with a fresh DuckDB file and pipelines dir. It prints wall time,
 requests, 429s, rows, rows/s and peak RSS per side, the ratios, PASS/MISS per target (exit code 0
 either way: this is a benchmark, not a test), and writes everything to bench/results/latest.json.
+The `scale` scenario (project only, registries found through a space) lives in `bench.scale`.
 """
 
 from __future__ import annotations
