@@ -5,6 +5,7 @@ latency and rate limit, then runs each side in a fresh subprocess (`bench.run_on
 emulator, one after the other, each with a fresh DuckDB file and pipelines dir. It prints wall time,
 requests, 429s, rows, rows/s and peak RSS per side, the ratios, PASS/MISS per target (exit code 0
 either way: this is a benchmark, not a test), and writes everything to bench/results/latest.json.
+The `scale` scenario (project only, registries found through a space) lives in `bench.scale`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench import scale as scale_bench
 from harness_emulator import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -247,33 +249,10 @@ def run_side(
         ]
         for ref in refs:
             command += ["--registry", ref]
-        env = dict(os.environ)
-        env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-        started = time.perf_counter()
-        try:
-            child = subprocess.run(
-                command,
-                cwd=workdir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=CHILD_TIMEOUT_S,
-                check=False,
-            )
-            stdout, stderr, returncode = child.stdout, child.stderr, child.returncode
-        except subprocess.TimeoutExpired as exc:
-            stdout = exc.stdout if isinstance(exc.stdout, str) else ""
-            stderr = f"timed out after {CHILD_TIMEOUT_S}s"
-            returncode = None
-        process_s = time.perf_counter() - started
+        result, process_s = run_child(command, Path(workdir))
+    result.setdefault("side", side)
     stats = emulator.stats()
     census = page_census(emulator.requests_log(), data_pages, scenario.page_size)
-    result: dict[str, Any] = {"side": side, "ok": False}
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if lines:
-        result.update(json.loads(lines[-1]))
-    else:
-        result["error"] = f"no result line (exit {returncode}): {stderr.strip()[-1500:]}"
     result["scenario"] = scenario.name
     result["process_s"] = round(process_s, 3)
     result["requests"] = stats["requests"]
@@ -285,9 +264,41 @@ def run_side(
     result["rows_per_s"] = round(rows / wall, 1) if wall else None
     rss = result.get("peak_rss_kib")
     result["peak_rss_mib"] = round(rss / 1024, 1) if rss else None
+    return result
+
+
+def run_child(
+    command: list[str], workdir: Path, timeout_s: float = CHILD_TIMEOUT_S
+) -> tuple[dict[str, Any], float]:
+    """Runs `bench.run_one` in `workdir`; its result line (or why there is none) and its time."""
+    env = dict(os.environ)
+    env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    started = time.perf_counter()
+    try:
+        child = subprocess.run(
+            command,
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        stdout, stderr, returncode = child.stdout, child.stderr, child.returncode
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout if isinstance(exc.stdout, str) else ""
+        stderr = f"timed out after {timeout_s:g}s"
+        returncode = None
+    process_s = time.perf_counter() - started
+    result: dict[str, Any] = {"ok": False}
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if lines:
+        result.update(json.loads(lines[-1]))
+    else:
+        result["error"] = f"no result line (exit {returncode}): {stderr.strip()[-1500:]}"
     if not result["ok"]:
         result.setdefault("stderr_tail", stderr.strip()[-1500:])
-    return result
+    return result, process_s
 
 
 def probe_overhead(emulator: EmulatorProcess, ref: str, scenario: Scenario) -> dict[str, Any]:
@@ -546,7 +557,9 @@ def print_findings(blocks: list[dict[str, Any]]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--scenario", choices=("latency", "rate", "memory", "all"), default="all")
+    parser.add_argument(
+        "--scenario", choices=("latency", "rate", "memory", "scale", "all"), default="all"
+    )
     parser.add_argument("--registries", type=int, help="registries (every chosen scenario)")
     parser.add_argument(
         "--artifacts",
@@ -565,6 +578,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=4, help="the project's concurrency")
     parser.add_argument("--sides", default="project,anchor", help="comma-separated sides")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="results JSON")
+    scale = parser.add_argument_group(
+        "scale scenario",
+        "project only, registries found through --space; --artifacts and --registries default "
+        f"to {scale_bench.DEFAULT_ARTIFACTS:,} and {scale_bench.DEFAULT_REGISTRIES:,} there",
+    )
+    scale.add_argument(
+        "--no-scale-reference",
+        action="store_true",
+        help="skip the 10x-smaller reference run (no growth and rows/s targets)",
+    )
+    scale.add_argument(
+        "--scale-zero-modes",
+        default="incremental",
+        help="modes of the zero-time variant, comma-separated; empty to skip it",
+    )
+    scale.add_argument("--scale-page-size", type=int, default=scale_bench.DEFAULT_PAGE_SIZE)
+    scale.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="scale: each run writes tracemalloc and pyinstrument reports here (slower)",
+    )
     return parser
 
 
@@ -577,12 +611,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sides takes {','.join(SIDES)}, got {args.sides!r}")
     machine = machine_info()
     print(f"machine: {machine_line(machine)}")
-    scenarios = build_scenarios(args)
+    scenarios = build_scenarios(args) if args.scenario != "scale" else []
+    scale_cases = scale_bench.build_cases(args) if args.scenario in ("scale", "all") else []
+    if args.profile_dir:
+        args.profile_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     blocks = [run_scenario(scenario, sides) for scenario in scenarios]
-    print_table(blocks)
-    targets = evaluate(blocks)
-    print_findings(blocks)
+    scale_blocks = [scale_bench.run_case(case, run_child, args.profile_dir) for case in scale_cases]
+    if blocks:
+        print_table(blocks)
+    if scale_blocks:
+        scale_bench.print_table(scale_blocks)
+    targets = evaluate(blocks) + scale_bench.evaluate(scale_blocks)
+    if blocks:
+        print_findings(blocks)
+    if scale_blocks:
+        scale_bench.print_findings(scale_blocks)
     print("\ntargets:")
     for target in targets:
         print(f"  {target['verdict']:<4}  {target['target']}: {target['detail']}")
@@ -594,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine_line": machine_line(machine),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "total_s": round(total, 1),
-        "scenarios": blocks,
+        "scenarios": blocks + scale_blocks,
         "targets": targets,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="versions of every bench artifact (default: 1-4 each)",
     )
+    parser.add_argument(
+        "--bench-zero-time",
+        action="store_true",
+        help="every bench artifact's lastModified is Go's zero time",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, metavar="F")
     parser.add_argument(
         "--rate-limit-per-minute", type=int, default=None, metavar="N", help="0 or absent: none"
@@ -58,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_registries=args.bench_registries,
             bench_artifacts=args.bench_artifacts,
             bench_versions=args.bench_versions,
+            bench_zero_time=args.bench_zero_time,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -28,7 +28,9 @@ class ControlEndpoints:
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "health"): lambda body, query: {"ok": True},
             ("GET", "stats"): lambda body, query: state.log.stats(),
-            ("GET", "requests"): lambda body, query: state.log.entries(),
+            ("GET", "requests"): lambda body, query: state.log.entries(
+                timing=query.get("timing", ["0"])[0] not in ("", "0", "false")
+            ),
             ("POST", "reset-log"): self._reset_log,
             ("GET", "config"): lambda body, query: self._config(),
             ("POST", "config"): self._set_config,
@@ -109,7 +111,9 @@ class ControlEndpoints:
         return {"triggers": []}
 
     def _dataset(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
-        """`?registry=PATH` narrows to one registry; `?versions=1` adds every artifact's versions."""
+        """`?registry=PATH` narrows to one registry; `?versions=1` adds every artifact's versions;
+        `?artifacts=0` leaves the artifacts out (registries and their counts only)."""
         registry = query.get("registry", [None])[0]
         versions = query.get("versions", ["0"])[0] not in ("", "0", "false")
-        return self.state.dataset.ground_truth(registry, versions=versions)
+        artifacts = query.get("artifacts", ["1"])[0] not in ("", "0", "false")
+        return self.state.dataset.ground_truth(registry, versions=versions, artifacts=artifacts)

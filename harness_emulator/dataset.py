@@ -8,10 +8,12 @@ The server behaviour it reproduces is described in docs/harness-api.md.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,8 +115,48 @@ class Registry:
     description: str = ""
     forbidden: bool = False
     deleted: bool = False
-    # Kept in creation order, which is also the server's default sort.
-    artifacts: list[Artifact] = field(default_factory=list)
+    # Generates the artifacts on first read instead (see `LazyArtifacts`); None: a plain list.
+    lazy: LazyArtifacts | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._artifacts: list[Artifact] | None = None if self.lazy else []
+
+    @property
+    def artifacts(self) -> list[Artifact]:
+        """Kept in creation order, which is also the server's default sort."""
+        if self._artifacts is None:
+            assert self.lazy is not None
+            self._artifacts = self.lazy.materialize(self)
+        elif self.lazy is not None:
+            self.lazy.touch(self)
+        return self._artifacts
+
+    @artifacts.setter
+    def artifacts(self, value: list[Artifact]) -> None:
+        self._artifacts = value
+        self.pin()
+
+    @property
+    def materialized(self) -> bool:
+        return self._artifacts is not None
+
+    def pin(self) -> None:
+        """Keep the artifacts from now on: they are about to change (a mutation), and a change
+        would be lost if they were generated afresh."""
+        if self.lazy is not None:
+            self.lazy.pin(self)
+
+    def evict(self) -> None:
+        """Forget generated, unchanged artifacts; the next read generates them again."""
+        self._artifacts = None
+
+    def listing_figures(self) -> tuple[int, int]:
+        """(listed artifacts, their downloads) for the registries endpoint, without generating
+        the artifacts of a lazy registry that is not in memory."""
+        if self._artifacts is None and self.lazy is not None:
+            return self.lazy.figures(self)
+        visible = self.visible_artifacts()
+        return len(visible), sum(artifact.downloads for artifact in visible)
 
     @property
     def identifier(self) -> str:
@@ -135,6 +177,77 @@ class Registry:
     def visible_artifacts(self) -> list[Artifact]:
         """Soft-deleted artifacts are never listed."""
         return [artifact for artifact in self.artifacts if not artifact.deleted]
+
+
+class LazyArtifacts:
+    """Generates the artifacts of registries on first read, and keeps a bounded number of them.
+
+    A large bench dataset (a million artifacts) would take tens of seconds and hundreds of MiB
+    to build up front. Instead each registry's artifacts are generated when first read, and at
+    most `budget` generated artifacts stay in memory: the registries read least recently are
+    forgotten first and generated again, identically, when read again. A registry that a
+    mutation touches is pinned (kept for good), so its changes are never lost.
+
+    Args:
+        generate: a registry's artifacts, the same on every call.
+        figures: (listed artifacts, their downloads) of a registry, without generating it, for
+            the registries endpoint.
+        budget: generated artifacts kept in memory at most (a registry being read always is).
+
+    Example:
+        lazy = LazyArtifacts(generate, figures, budget=200_000)
+        registry = Registry(path="bench/reg-000-docker", ..., lazy=lazy)
+        registry.artifacts  # generated now
+    """
+
+    def __init__(
+        self,
+        generate: Callable[[Registry], list[Artifact]],
+        figures: Callable[[Registry], tuple[int, int]],
+        budget: int,
+    ) -> None:
+        self._generate = generate
+        self._figures = figures
+        self._budget = budget
+        self._lock = threading.Lock()
+        self._resident: OrderedDict[str, tuple[Registry, int]] = OrderedDict()
+        self._resident_artifacts = 0
+        self._pinned: set[str] = set()
+        self.generated = 0  # registries generated so far, evicted ones counted again
+
+    def materialize(self, registry: Registry) -> list[Artifact]:
+        artifacts = self._generate(registry)
+        with self._lock:
+            self.generated += 1
+            if registry.path in self._pinned:
+                return artifacts
+            self._resident[registry.path] = (registry, len(artifacts))
+            self._resident_artifacts += len(artifacts)
+            while self._resident_artifacts > self._budget and len(self._resident) > 1:
+                _, (oldest, count) = self._resident.popitem(last=False)
+                self._resident_artifacts -= count
+                oldest.evict()
+        return artifacts
+
+    def touch(self, registry: Registry) -> None:
+        """A resident registry was read again: it is forgotten last."""
+        with self._lock:
+            if registry.path in self._resident:
+                self._resident.move_to_end(registry.path)
+
+    def pin(self, registry: Registry) -> None:
+        with self._lock:
+            self._pinned.add(registry.path)
+            resident = self._resident.pop(registry.path, None)
+            if resident is not None:
+                self._resident_artifacts -= resident[1]
+
+    def figures(self, registry: Registry) -> tuple[int, int]:
+        return self._figures(registry)
+
+    @property
+    def resident_artifacts(self) -> int:
+        return self._resident_artifacts
 
 
 def sort_without_tiebreaker(
@@ -213,9 +326,17 @@ class Dataset:
         self._next_artifact_id += 1
         return artifact_id
 
+    def reserve_artifact_ids(self, count: int) -> int:
+        """Set aside `count` consecutive ids (for artifacts generated later); the first one."""
+        first = self._next_artifact_id
+        self._next_artifact_id += count
+        return first
+
     def artifact_uuid(self, artifact: Artifact) -> str:
-        # Derived from the artifact's id rather than stored, to keep bench records small.
-        return str(uuid.uuid5(self._uuid_namespace, f"artifact/{artifact.aid}"))
+        # Derived from the artifact's id rather than stored, to keep bench records small; by
+        # hand rather than with uuid.uuid5 (the same value), which is a third of a list page's
+        # cost in the emulator.
+        return _uuid5_text(self._uuid_namespace.bytes, f"artifact/{artifact.aid}")
 
     def version_uuid(self, artifact: Artifact, version: Version) -> str:
         return str(uuid.uuid5(self._uuid_namespace, f"version/{artifact.aid}/{version.name}"))
@@ -285,11 +406,10 @@ class Dataset:
     def render_registry(self, registry: Registry) -> dict[str, Any]:
         """The row of the registries endpoint. Go omits nil pointers: a count of 0 and empty
         labels are absent from the row, not 0 or []."""
-        visible = registry.visible_artifacts()
-        downloads = sum(artifact.downloads for artifact in visible)
+        count, downloads = registry.listing_figures()
         row: dict[str, Any] = {}
-        if visible:
-            row["artifactsCount"] = len(visible)
+        if count:
+            row["artifactsCount"] = count
         row["description"] = registry.description
         if downloads:
             row["downloadsCount"] = downloads
@@ -453,8 +573,8 @@ class Dataset:
             "identifier": lambda r: r.identifier,
             "lastModified": lambda r: r.updated_ms,
             "registrySize": lambda r: r.size_bytes,
-            "artifactsCount": lambda r: len(r.visible_artifacts()),
-            "downloadsCount": lambda r: sum(a.downloads for a in r.visible_artifacts()),
+            "artifactsCount": lambda r: r.listing_figures()[0],
+            "downloadsCount": lambda r: r.listing_figures()[1],
             "type": lambda r: r.registry_type,
         }
         key = keys.get(sort_field, lambda r: r.created_ms)
@@ -463,12 +583,13 @@ class Dataset:
     # -- ground truth -----------------------------------------------------------------------
 
     def ground_truth(
-        self, registry_path: str | None = None, *, versions: bool = False
+        self, registry_path: str | None = None, *, versions: bool = False, artifacts: bool = True
     ) -> dict[str, Any]:
         """Every registry with its flags, and every listable artifact row in creation order.
 
         With `versions`, also every listed artifact's versions (`version_truth`): generating
-        them for a large bench dataset takes a while, so they are asked for explicitly.
+        them for a large bench dataset takes a while, so they are asked for explicitly. Without
+        `artifacts`, only the registries: no row is rendered.
         """
         with self.lock:
             selected = [
@@ -477,7 +598,7 @@ class Dataset:
                 if registry_path is None or registry.path == registry_path
             ]
             registries = []
-            artifacts = {}
+            rows = {}
             for registry in selected:
                 visible = registry.visible_artifacts()
                 item_count = (
@@ -498,10 +619,13 @@ class Dataset:
                         "itemCount": item_count,
                     }
                 )
-                artifacts[registry.path] = [
-                    self.render_artifact(registry, artifact) for artifact in visible
-                ]
-            truth: dict[str, Any] = {"registries": registries, "artifacts": artifacts}
+                if artifacts:
+                    rows[registry.path] = [
+                        self.render_artifact(registry, artifact) for artifact in visible
+                    ]
+            truth: dict[str, Any] = {"registries": registries}
+            if artifacts:
+                truth["artifacts"] = rows
             if versions:
                 truth["versions"] = {
                     registry.path: [
@@ -531,6 +655,15 @@ class Dataset:
                 for version in self.versions_of(registry, artifact)
             ],
         }
+
+
+def _uuid5_text(namespace: bytes, name: str) -> str:
+    """`str(uuid.uuid5(UUID(bytes=namespace), name))`, without building UUID objects."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _in_scope(registry_parent: str, space: str, scope: str) -> bool:

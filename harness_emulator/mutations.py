@@ -92,6 +92,8 @@ def _registry(dataset: Dataset, op: dict[str, Any], key: str = "registry") -> Re
     registry = dataset.registries.get(path)
     if registry is None:
         raise MutationError(f"no registry {path!r}")
+    # generated artifacts are forgotten when memory is short; changed ones must stay
+    registry.pin()
     return registry
 
 

@@ -44,6 +44,7 @@ class EmulatorProcess:
         bench_registries: int | None = None,
         bench_artifacts: int | None = None,
         bench_versions: int | None = None,
+        bench_zero_time: bool = False,
         latency_ms: float | None = None,
         rate_limit_per_minute: int | None = None,
         startup_timeout: float = 15.0,
@@ -69,6 +70,8 @@ class EmulatorProcess:
         for flag, value in options.items():
             if value is not None:
                 self.command += [flag, str(value)]
+        if bench_zero_time:
+            self.command.append("--bench-zero-time")
         self.base_url = ""
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
@@ -186,7 +189,11 @@ class EmulatorProcess:
     def stats(self) -> dict[str, Any]:
         return self.control("GET", "stats")
 
-    def requests_log(self) -> list[dict[str, Any]]:
+    def requests_log(self, timing: bool = False) -> list[dict[str, Any]]:
+        """Every API request received; with `timing`, each also has `received_at` and
+        `answered_at` (epoch seconds, the configured latency included)."""
+        if timing:
+            return self.control("GET", "requests", timing="1")
         return self.control("GET", "requests")
 
     def reset_log(self) -> None:
@@ -223,8 +230,13 @@ class EmulatorProcess:
     def clear_triggers(self) -> None:
         self.control("DELETE", "triggers")
 
-    def dataset(self, registry: str | None = None, *, versions: bool = False) -> dict[str, Any]:
+    def dataset(
+        self, registry: str | None = None, *, versions: bool = False, artifacts: bool = True
+    ) -> dict[str, Any]:
         """The ground truth; `registry` narrows it to one registry path.
+
+        With `artifacts=False` it holds only the registries (with their counts), which is
+        what a caller of a million-artifact bench dataset wants.
 
         With `versions=True` it also holds `versions[registry path]`: per listed artifact
         (`name`, `artifactType`) its versions in creation order, each with the exact
@@ -233,6 +245,8 @@ class EmulatorProcess:
         query = {} if registry is None else {"registry": registry}
         if versions:
             query["versions"] = "1"
+        if not artifacts:
+            query["artifacts"] = "0"
         return self.control("GET", "dataset", **query)
 
     def artifact_versions(

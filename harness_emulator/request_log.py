@@ -6,8 +6,9 @@ API keys are never stored, only whether one was sent.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Status recorded for a request whose connection was closed without an answer.
@@ -24,8 +25,11 @@ class LoggedRequest:
     # For a versions request: the registry ref and the artifact, decoded.
     registry: str | None = None
     artifact: str | None = None
+    # Epoch seconds when the request arrived and when its answer was decided (latency included).
+    received_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, timing: bool = False) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "path": self.path,
             "query": self.query,
@@ -35,6 +39,9 @@ class LoggedRequest:
         if self.artifact is not None:
             entry["registry"] = self.registry
             entry["artifact"] = self.artifact
+        if timing:
+            entry["received_at"] = self.received_at
+            entry["answered_at"] = self.answered_at
         return entry
 
 
@@ -63,10 +70,12 @@ class RequestLog:
         with self._lock:
             entry.status = status
             entry.throttled = throttled
+            entry.answered_at = time.time()
 
-    def entries(self) -> list[dict[str, Any]]:
+    def entries(self, timing: bool = False) -> list[dict[str, Any]]:
+        """Every request; with `timing`, also when it arrived and when it was answered."""
         with self._lock:
-            return [entry.to_json() for entry in self._entries]
+            return [entry.to_json(timing) for entry in self._entries]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

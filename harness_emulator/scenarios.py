@@ -15,7 +15,15 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .dataset import DAY_MS, GO_ZERO_TIME_MS, HUGGINGFACE, Artifact, Dataset, Registry
+from .dataset import (
+    DAY_MS,
+    GO_ZERO_TIME_MS,
+    HUGGINGFACE,
+    Artifact,
+    Dataset,
+    LazyArtifacts,
+    Registry,
+)
 from .versions import QUARANTINE_REASONS, Version, digest, exact_size
 
 # A floor below every seeded creation time (those are relative, see `SeedCalendar`); mutations
@@ -176,6 +184,7 @@ def build_dataset(
     bench_registries: int = 8,
     bench_artifacts: int = 8000,
     bench_versions: int | None = None,
+    bench_zero_time: bool = False,
     anchor_ms: int | None = None,
 ) -> Dataset:
     """Build the named scenario; seeded times end before `anchor_ms` (default: today, 00:00 UTC)."""
@@ -187,6 +196,7 @@ def build_dataset(
             registries=bench_registries,
             artifacts=bench_artifacts,
             versions=bench_versions,
+            zero_time=bench_zero_time,
             anchor_ms=anchor_ms,
         )
     raise ValueError(f"unknown scenario: {scenario!r} (expected 'default' or 'bench')")
@@ -490,19 +500,28 @@ def _candidate_names(package_type: str) -> list[str]:
     return formats.get(package_type, [f"{w}-{k}" for w, k in pairs])
 
 
+# Generated bench artifacts kept in memory at most (see `LazyArtifacts`): about 40 MiB.
+BENCH_RESIDENT_ARTIFACTS = 200_000
+
+
 def build_bench(
     seed: int,
     *,
     registries: int = 8,
     artifacts: int = 8000,
     versions: int | None = None,
+    zero_time: bool = False,
     anchor_ms: int | None = None,
+    resident_artifacts: int = BENCH_RESIDENT_ARTIFACTS,
 ) -> Dataset:
     """Account `bench`: `registries` registries sharing `artifacts` artifacts evenly.
 
-    Built with a tight loop and shared label/version values so that 100,000 artifacts take
-    about a second and a few tens of megabytes. Every artifact has `versions` versions (default:
-    1 to 4), generated only when first read (`Dataset.versions_of`).
+    Each registry's artifacts are generated when first read, from their own RNG, with a tight
+    loop and shared label/version values, and at most `resident_artifacts` of them stay in
+    memory (`LazyArtifacts`): a million artifacts in 2,000 registries start in well under a
+    second and a few tens of MiB. Every artifact has `versions` versions (default: 1 to 4),
+    generated only when first read (`Dataset.versions_of`). With `zero_time` every artifact's
+    lastModified is Go's zero time, as the open-source server can report.
     """
     if registries < 1 or artifacts < 0:
         raise ValueError("bench needs at least one registry and a non-negative artifact count")
@@ -512,7 +531,10 @@ def build_bench(
     dataset.add_space("bench")
     calendar = SeedCalendar(dataset.anchor_ms)
     rng = random.Random(f"{seed}:bench")
+    generator = BenchGenerator(dataset, calendar, versions, zero_time)
+    lazy = LazyArtifacts(generator.artifacts, generator.figures, resident_artifacts)
     per_registry, remainder = divmod(artifacts, registries)
+    first_aid = dataset.reserve_artifact_ids(artifacts)
     for index in range(registries):
         package_type = BENCH_PACKAGE_TYPES[index % len(BENCH_PACKAGE_TYPES)]
         path = f"bench/reg-{index:03d}-{package_type.lower()}"
@@ -524,45 +546,85 @@ def build_bench(
             created_ms=created_ms,
             updated_ms=created_ms + DAY_MS,
             size_bytes=rng.randrange(1, 100 * 1024**3),
+            lazy=lazy,
         )
         count = per_registry + (1 if index < remainder else 0)
-        registry.artifacts = _bench_artifacts(dataset, registry, rng, count, calendar, versions)
+        generator.plan(path, count, first_aid, downloads_offset=rng.randrange(1000))
+        first_aid += count
         dataset.registries[path] = registry
     return dataset
 
 
-def _bench_artifacts(
-    dataset: Dataset,
-    registry: Registry,
-    rng: random.Random,
-    count: int,
-    calendar: SeedCalendar,
-    versions: int | None = None,
-) -> list[Artifact]:
-    prefix = "bench/image-" if registry.tag_based else "bench-pkg-"
-    random_fraction = rng.random
-    # One artifact a minute from 400 days before the anchor, each modified within 300 days:
-    # 100,000 artifacts a registry would still end before the anchor.
-    created_from_ms = calendar.anchor_ms - 400 * DAY_MS
-    artifacts = []
-    for i in range(count):
-        created_ms = created_from_ms + i * 60_000 + int(random_fraction() * 59_000)
-        updated_ms = created_ms + int(random_fraction() * 30 * DAY_MS)
-        last_modified_ms = created_ms + int(random_fraction() * 300 * DAY_MS)
-        drawn_versions = 1 + int(random_fraction() * 4)
-        artifacts.append(
-            Artifact(
-                aid=dataset.next_artifact_id(),
-                name=f"{prefix}{i:06d}",
-                created_ms=created_ms,
-                updated_ms=updated_ms,
-                latest_version=BENCH_VERSIONS[i % len(BENCH_VERSIONS)],
-                last_modified_ms=last_modified_ms,
-                # Drawn even when fixed, so that a fixed count changes nothing else.
-                version_count=versions or drawn_versions,
-                downloads=int(random_fraction() * 1000),
-                quarantined=i % 53 == 0,
-                labels=BENCH_LABELS[i % len(BENCH_LABELS)],
+@dataclass(frozen=True)
+class BenchPlan:
+    count: int
+    first_aid: int
+    downloads_offset: int
+
+
+class BenchGenerator:
+    """The artifacts of each bench registry, generated on demand and the same every time."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        calendar: SeedCalendar,
+        versions: int | None,
+        zero_time: bool,
+    ) -> None:
+        self._dataset = dataset
+        self._calendar = calendar
+        self._versions = versions
+        self._zero_time = zero_time
+        self._plans: dict[str, BenchPlan] = {}
+        self._figures: dict[str, tuple[int, int]] = {}
+
+    def plan(self, path: str, count: int, first_aid: int, downloads_offset: int) -> None:
+        self._plans[path] = BenchPlan(count, first_aid, downloads_offset)
+
+    @staticmethod
+    def _downloads(plan: BenchPlan, i: int) -> int:
+        # Arithmetic rather than drawn, so that a registry's total is known without generating it.
+        return (i * 7919 + plan.downloads_offset) % 1000
+
+    def figures(self, registry: Registry) -> tuple[int, int]:
+        """(artifacts, downloads) of a registry that is not in memory: none is soft-deleted."""
+        figures = self._figures.get(registry.path)
+        if figures is None:
+            plan = self._plans[registry.path]
+            downloads = sum(self._downloads(plan, i) for i in range(plan.count))
+            figures = self._figures[registry.path] = (plan.count, downloads)
+        return figures
+
+    def artifacts(self, registry: Registry) -> list[Artifact]:
+        plan = self._plans[registry.path]
+        rng = random.Random(f"{self._dataset.seed}:bench:{registry.path}")
+        prefix = "bench/image-" if registry.tag_based else "bench-pkg-"
+        random_fraction = rng.random
+        versions = self._versions
+        zero_time = self._zero_time
+        # One artifact a minute from 400 days before the anchor, each modified within 300 days:
+        # 100,000 artifacts a registry would still end before the anchor.
+        created_from_ms = self._calendar.anchor_ms - 400 * DAY_MS
+        artifacts = []
+        for i in range(plan.count):
+            created_ms = created_from_ms + i * 60_000 + int(random_fraction() * 59_000)
+            updated_ms = created_ms + int(random_fraction() * 30 * DAY_MS)
+            last_modified_ms = created_ms + int(random_fraction() * 300 * DAY_MS)
+            drawn_versions = 1 + int(random_fraction() * 4)
+            artifacts.append(
+                Artifact(
+                    aid=plan.first_aid + i,
+                    name=f"{prefix}{i:06d}",
+                    created_ms=created_ms,
+                    updated_ms=updated_ms,
+                    latest_version=BENCH_VERSIONS[i % len(BENCH_VERSIONS)],
+                    last_modified_ms=GO_ZERO_TIME_MS if zero_time else last_modified_ms,
+                    # Drawn even when fixed, so that a fixed count changes nothing else.
+                    version_count=versions or drawn_versions,
+                    downloads=self._downloads(plan, i),
+                    quarantined=i % 53 == 0,
+                    labels=BENCH_LABELS[i % len(BENCH_LABELS)],
+                )
             )
-        )
-    return artifacts
+        return artifacts
