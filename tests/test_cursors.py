@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pendulum
 
-from harness_registry.cursors import RegistryCursor, cursor_key
+from harness_registry.cursors import RegistryCursor, cursor_key, is_zero_time
 
 REF = "acme/pypi"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -32,9 +32,12 @@ def names(rows: list[dict]) -> list[str]:
 
 
 def run(state: dict, rows: list[dict], started_at: datetime | None = None, **filters) -> list[str]:
-    """One complete, unraced run over `rows`: the names loaded."""
+    """One complete, unraced run over `rows`: the names loaded, as `sinks.IncrementalSink` loads
+    them (the rows `filter` lets through, then every zero-time row if their set changed)."""
     cursor = RegistryCursor("artifacts", REF, filters, state=state)
     loaded = names(cursor.filter(rows))
+    if cursor.zero_time_changed:
+        loaded += names([r for r in rows if is_zero_time(r)])
     cursor.commit(started_at or at(1000))
     return loaded
 
@@ -79,7 +82,8 @@ def test_filter_leaves_the_state_alone_until_commit():
     run(state, [row("a", 1)])
     before = copy.deepcopy(state)
     cursor = RegistryCursor("artifacts", REF, state=state)
-    assert names(cursor.filter([row("b", 5), row("z", None)])) == ["b", "z"]
+    assert names(cursor.filter([row("b", 5), row("z", None)])) == ["b"]
+    assert cursor.zero_time_changed
     assert state == before
 
 
@@ -88,7 +92,7 @@ def test_rollback_restores_the_slot_and_the_next_run_reads_from_the_old_cursor()
     run(state, [row("a", 1)], started_at=at(10))
     before = copy.deepcopy(state)
     cursor = RegistryCursor("artifacts", REF, state=state)
-    assert names(cursor.filter([row("b", 5), row("z", None)])) == ["b", "z"]
+    assert names(cursor.filter([row("b", 5), row("z", None)])) == ["b"]
     cursor.rollback()
     assert state == before
     assert run(state, [row("a", 1), row("b", 5), row("z", None)]) == ["b", "z"]
@@ -105,27 +109,55 @@ def test_rollback_after_commit_puts_the_slot_back_too():
     assert state == before
 
 
-def test_zero_time_rows_load_once_and_a_new_one_loads_next_run():
+def test_zero_time_rows_load_once_and_all_again_when_a_new_one_appears():
     state: dict = {}
     assert run(state, [row("a", 1), row("z1", None), row("z2", None)]) == ["a", "z1", "z2"]
     assert run(state, [row("a", 1), row("z1", None), row("z2", None)]) == []
-    assert run(state, [row("a", 1), row("z1", None), row("z2", None), row("z3", None)]) == ["z3"]
-    assert len(slot(state)["zero_time_keys"]) == 3
+    # in any order
+    assert run(state, [row("z2", None), row("a", 1), row("z1", None)]) == []
+    # the set changed: every zero-time row of the registry loads again (the merge drops z1, z2)
+    new_set = [row("a", 1), row("z1", None), row("z2", None), row("z3", None)]
+    assert run(state, new_set) == ["z1", "z2", "z3"]
+    assert run(state, new_set) == []
+    assert slot(state)["zero_time_digest"].startswith("3:")
 
 
-def test_zero_time_keys_are_exactly_those_of_the_last_complete_scan():
+def test_the_zero_time_digest_is_that_of_the_last_complete_scan():
     state: dict = {}
     run(state, [row("z1", None), row("z2", None)])
-    run(state, [row("z2", None)])  # z1 got a real time or was deleted
-    assert run(state, [row("z1", None), row("z2", None)]) == ["z1"]
+    assert run(state, [row("z2", None)]) == ["z2"]  # z1 got a real time or was deleted
+    assert run(state, [row("z1", None), row("z2", None)]) == ["z1", "z2"]
+    # the artifact type is part of the key
+    assert run(state, [row("z1", None), row("z2", None, "model")]) == ["z1", "z2"]
 
 
 def test_a_rolled_back_run_does_not_remember_its_zero_time_rows():
     state: dict = {}
+    run(state, [row("z1", None)])
     cursor = RegistryCursor("artifacts", REF, state=state)
-    assert names(cursor.filter([row("z1", None)])) == ["z1"]
+    assert names(cursor.filter([row("z1", None), row("z2", None)])) == []
+    assert cursor.zero_time_changed
     cursor.rollback()
-    assert run(state, [row("z1", None)]) == ["z1"]
+    assert run(state, [row("z1", None), row("z2", None)]) == ["z1", "z2"]
+
+
+def test_the_slot_does_not_grow_with_the_number_of_zero_time_rows():
+    sizes = []
+    for count in (10, 10_000):
+        state: dict = {}
+        run(state, [row(f"z{i}", None) for i in range(count)] + [row("a", 1)])
+        sizes.append(len(json.dumps(slot(state))))
+    assert sizes[1] - sizes[0] <= 3  # only the count's digits
+
+
+def test_a_slot_listing_zero_time_keys_loads_its_zero_time_rows_once_more_and_drops_the_list():
+    state: dict = {}
+    run(state, [row("a", 1)])
+    slot(state).pop("zero_time_digest")
+    slot(state)["zero_time_keys"] = ["41d0aa", "9f2c00"]  # as earlier versions wrote it
+    assert run(state, [row("a", 1), row("z1", None), row("z2", None)]) == ["z1", "z2"]
+    assert "zero_time_keys" not in slot(state)
+    assert run(state, [row("a", 1), row("z1", None), row("z2", None)]) == []
 
 
 def test_first_commit_caps_the_cursor_a_second_before_the_scan_began():
@@ -204,7 +236,7 @@ def test_a_slot_of_dlts_incremental_from_earlier_versions_keeps_its_cursor():
 
     cursor = RegistryCursor("artifacts", REF, state=state)
     # dlt's boundary hashes cannot be read: the row at the cursor loads once more (merged away)
-    assert names(cursor.filter(rows)) == ["edge", "new", "z"]
+    assert names(cursor.filter(rows)) == ["edge", "new"]
     cursor.rollback()
     assert state == before  # a rolled back run leaves the old slot as it was
 
@@ -212,7 +244,7 @@ def test_a_slot_of_dlts_incremental_from_earlier_versions_keeps_its_cursor():
     assert slot(state) == {
         "last_value": at(4).isoformat(),
         "boundary_keys": slot(state)["boundary_keys"],
-        "zero_time_keys": slot(state)["zero_time_keys"],
+        "zero_time_digest": slot(state)["zero_time_digest"],
         "scan_started_at": at(20).isoformat(),
     }
     assert run(state, rows, started_at=at(30)) == []

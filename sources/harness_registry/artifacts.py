@@ -27,6 +27,7 @@ from .run_report import ListResult, RunReport
 from .scan import ListScan, Page, PageScheduler, ScanFinished, ScanQueue
 from .settings import ROWS_PER_ITEM
 from .sinks import IncrementalSink, RegistryRead, Row, SnapshotSink
+from .spool import SpooledRows
 from .versions import VersionReads
 
 ARTIFACTS_RESOURCE = "artifacts"
@@ -128,6 +129,9 @@ class ArtifactReader:
             result.rows_read = 0
             self._queue.append(self._start(scan.ref))
             return [(ARTIFACTS_RESOURCE, rows)]
+        if isinstance(rows, SpooledRows) and self._versions is not None:
+            # rows held back until the read was done (zero-time ones): loaded now, so their versions
+            self._versions.want(scan.ref, rows.peek())
         out = [(ARTIFACTS_RESOURCE, rows)]
         self._unsettled[scan.ref] = read
         self._registries_reading -= 1

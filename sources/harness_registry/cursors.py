@@ -8,7 +8,7 @@ its own cursor, kept as plain values in its own slot of the resource's state
 
     {"last_value": "2025-03-01T12:00:00+00:00",   # ISO 8601: the newest last_modified committed
      "boundary_keys": ["9f2c...", ...],           # key hashes of the rows loaded at last_value
-     "zero_time_keys": ["41d0...", ...],          # key hashes of the rows with no last_modified
+     "zero_time_digest": "3:9f2c41d0...",         # count and digest of the rows with no last_modified
      "scan_started_at": "2025-03-01T12:05:07+00:00"}
 
 A row is loaded when its `last_modified` is at or after the cursor, except a row exactly at the
@@ -16,8 +16,13 @@ cursor that was already loaded there (its key hash is in `boundary_keys`): rows 
 timestamp are neither lost nor loaded twice. Any row loaded again anyway is merged away by the
 primary key.
 
-Rows whose `lastModified` is Go's zero time have no cursor value. They are loaded when first seen, and
-the state keeps a short hash of their keys so that they are not reloaded on every run.
+Rows whose `lastModified` is Go's zero time have no cursor value, and `filter` never returns them. The
+state keeps only an order-independent digest of their keys (their count, and the sum of a 64-bit hash
+of each key), so it does not grow with them; the sink holds them back and loads all of a registry's
+zero-time rows when a complete read's digest differs from the stored one (`zero_time_changed`), i.e.
+when one appeared or went, and the merge on the primary key drops those loaded before. Slots of
+earlier versions list their keys (`zero_time_keys`): the list is dropped, the digest unknown, so
+those rows load once more.
 
 Filtering never touches the state. A registry's cursor moves only when its scan was complete and
 raced no concurrent change (`commit`); otherwise (`rollback`) the slot stays as it was, so the next
@@ -49,7 +54,7 @@ from .settings import ARTIFACT_PRIMARY_KEY
 CURSOR_COLUMN = "last_modified"
 LAST_VALUE = "last_value"
 BOUNDARY_KEYS = "boundary_keys"
-ZERO_TIME_KEYS = "zero_time_keys"
+ZERO_TIME_DIGEST = "zero_time_digest"
 SCAN_STARTED_AT = "scan_started_at"
 LEGACY_INCREMENTAL = "incremental"  # the slot of dlt's `Incremental`, written by earlier versions
 CLOCK_MARGIN = timedelta(seconds=1)  # the HTTP Date header has whole seconds
@@ -67,6 +72,39 @@ def cursor_key(registry_ref: str, filters: dict[str, Any]) -> str:
 def _key_hash(row: dict[str, Any]) -> str:
     key = "\x1f".join(str(row.get(column, "")) for column in ARTIFACT_PRIMARY_KEY)
     return hashlib.blake2b(key.encode(), digest_size=9).hexdigest()
+
+
+def _key_hash64(row: dict[str, Any]) -> int:
+    key = "\x1f".join(str(row.get(column, "")) for column in ARTIFACT_PRIMARY_KEY)
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+
+def is_zero_time(row: dict[str, Any]) -> bool:
+    """The row has no cursor value: Harness sent Go's zero time as its `lastModified`."""
+    return row.get(CURSOR_COLUMN) is None
+
+
+class ZeroTimeDigest:
+    """The count of a set of keys and the sum of their 64-bit hashes: the same in any order, and a
+    few bytes however many keys.
+
+    Example:
+        >>> digest = ZeroTimeDigest()
+        >>> digest.add({"registry_ref": "a/r", "name": "x", "artifact_type": ""})
+        >>> digest.text().startswith("1:")
+        True
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.count += 1
+        self.total = (self.total + _key_hash64(row)) % 2**64
+
+    def text(self) -> str:
+        return f"{self.count}:{self.total:016x}"
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -116,20 +154,19 @@ class RegistryCursor:
         # The newest last_modified seen so far and the keys seen at it; they become the cursor on commit.
         self._last_value = self._start
         self._boundary_keys = set(start_keys)
-        self._zero_time_seen = frozenset(self._slot.get(ZERO_TIME_KEYS, []))
-        self._zero_time_now: set[str] = set()
+        self._zero_time_stored: str | None = self._slot.get(ZERO_TIME_DIGEST)
+        self._zero_time_now = ZeroTimeDigest()
 
     def filter(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows to load: those modified since the cursor, and zero-time rows not seen before."""
+        """The rows modified since the cursor. Zero-time rows are only counted into this read's
+        digest: whether to load them is known once the read is complete (`zero_time_changed`)."""
         kept: list[dict[str, Any]] = []
         for row in rows:
             modified = row.get(CURSOR_COLUMN)
-            key = _key_hash(row)
             if modified is None:
-                self._zero_time_now.add(key)
-                if key not in self._zero_time_seen:
-                    kept.append(row)
+                self._zero_time_now.add(row)
                 continue
+            key = _key_hash(row)
             if self._start is not None and (
                 modified < self._start or (modified == self._start and key in self._start_keys)
             ):
@@ -142,9 +179,15 @@ class RegistryCursor:
                 self._boundary_keys.add(key)
         return kept
 
+    @property
+    def zero_time_changed(self) -> bool:
+        """The zero-time rows read so far differ from those of the last committed read (or those
+        are unknown): after a complete read, all of them are to be loaded."""
+        return self._zero_time_now.text() != self._zero_time_stored
+
     def commit(self, scan_started_at: datetime | None) -> None:
         """Keeps the advanced cursor, but not past the server's clock at the previous scan's first
-        page; remembers this scan's, and exactly the zero-time rows of this complete scan."""
+        page; remembers this scan's, and the digest of this complete scan's zero-time rows."""
         previous_start = _as_datetime(self._slot.get(SCAN_STARTED_AT))
         basis = previous_start if previous_start is not None else scan_started_at
         last_value, boundary_keys = self._last_value, self._boundary_keys
@@ -158,7 +201,7 @@ class RegistryCursor:
             {
                 LAST_VALUE: _as_text(last_value),
                 BOUNDARY_KEYS: sorted(boundary_keys),
-                ZERO_TIME_KEYS: sorted(self._zero_time_now),
+                ZERO_TIME_DIGEST: self._zero_time_now.text(),
                 SCAN_STARTED_AT: _as_text(started_at),
             }
         )

@@ -4,8 +4,10 @@
 `finish` it (the rows held back, or a read again after a race), and once the versions of the
 artifacts it loaded are read too (with `versions`), to `settle` it:
 
-- `IncrementalSink` passes rows through the registry's cursor as they come, and commits the cursor
-  only for a read that was complete, raced no change, and whose artifacts' versions were all read;
+- `IncrementalSink` passes rows through the registry's cursor as they come, holds its zero-time rows
+  on disk until the read is done (all of them are loaded when their set changed), and commits the
+  cursor only for a read that was complete, raced no change, and whose artifacts' versions were all
+  read;
 - `SnapshotSink` holds a registry's rows on disk and hands them out only once its read was complete,
   so a failed read retires nothing.
 """
@@ -16,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .cursors import RegistryCursor
+from .cursors import RegistryCursor, is_zero_time
 from .races import RacedReads
 from .rows import snapshot_marker
 from .run_report import ListResult
 from .scan import ListScan
-from .spool import RowSpool
+from .spool import RowSpool, SpooledRows
 
 logger = logging.getLogger(__name__)
 
@@ -59,25 +61,40 @@ class RegistryRead:
 
 
 class IncrementalSink:
-    """Incremental mode: rows go out page by page, through each registry's cursor."""
+    """Incremental mode: rows go out page by page, through each registry's cursor; zero-time rows
+    wait in a temporary file for the end of the registry's read (see `cursors`)."""
 
-    # Only the rows `page` returns are loaded, so only theirs need their versions read.
+    # Only the rows `page` and `finish` return are loaded, so only theirs need their versions read.
     loads_every_row = False
 
     def __init__(self, resource_name: str, filters: dict[str, Any]) -> None:
         self._resource_name = resource_name
         self._filters = filters
         self._cursors: dict[str, RegistryCursor] = {}
+        self._zero_time: dict[str, RowSpool] = {}
 
     def page(self, ref: str, rows: list[Row]) -> list[Row]:
         cursor = self._cursors.get(ref)
         if cursor is None:
             cursor = RegistryCursor(self._resource_name, ref, self._filters)
             self._cursors[ref] = cursor
+        zero_time = [row for row in rows if is_zero_time(row)]
+        if zero_time:
+            spool = self._zero_time.get(ref)
+            if spool is None:
+                spool = self._zero_time[ref] = RowSpool()
+            spool.write(zero_time)
         return cursor.filter(rows)
 
     def finish(self, read: RegistryRead, result: ListResult) -> tuple[Iterable[Row], bool]:
-        """Every row went out with its page; the cursor waits for `settle`."""
+        """The other rows went out with their pages; the zero-time rows of a complete, race-free
+        read go out now if their set changed (all of them: the merge drops those loaded before),
+        as `SpooledRows`. The cursor waits for `settle`."""
+        spool = self._zero_time.pop(read.ref, None) or RowSpool()
+        cursor = self._cursors.get(read.ref)
+        if read.complete and not read.raced and cursor is not None and cursor.zero_time_changed:
+            return SpooledRows(spool), False
+        spool.close()
         return [], False
 
     def settle(self, read: RegistryRead, result: ListResult, versions_error: str | None) -> None:
@@ -103,6 +120,9 @@ class IncrementalSink:
 
     def close(self) -> None:
         self._cursors.clear()
+        for spool in self._zero_time.values():
+            spool.close()
+        self._zero_time.clear()
 
 
 class SnapshotSink:

@@ -37,3 +37,26 @@ class RowSpool:
 
     def close(self) -> None:
         self._file.close()
+
+
+class SpooledRows:
+    """A spool's rows to hand out once: iterating reads them and then closes the spool; `peek` reads
+    them without closing it (to note which artifacts they are before they go out).
+
+    Example:
+        rows = SpooledRows(spool)
+        names = [row["name"] for row in rows.peek()]
+        load(rows)  # the spool is closed after the last row
+    """
+
+    def __init__(self, spool: RowSpool) -> None:
+        self._spool = spool
+
+    def peek(self) -> Iterator[dict[str, Any]]:
+        return self._spool.read()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self._spool.read()
+        finally:
+            self._spool.close()

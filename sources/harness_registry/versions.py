@@ -1,11 +1,11 @@
 """Reading the versions of the artifacts a run loads: which ones, when, and what comes of each list.
 
 With `versions`, `ArtifactReader` tells a `VersionReads` which artifacts it loads (`want`): in
-incremental mode those its cursors let through (new, `lastModified` moved, zero-time ones once), in
-snapshot mode all of them. Once every registry's artifact pages are read, `start` logs how many
-artifacts need their versions read and how long that should take, and hands out one `VersionsScan`
-per artifact for the same `PageScheduler`, so version lists are read side by side within the same
-concurrency and rate limit as the artifact pages. Each finished list becomes rows (`finish`):
+incremental mode those its cursors let through (new, `lastModified` moved, zero-time ones when the
+registry's set of them changed), in snapshot mode all of them. Once every registry's artifact pages
+are read, `start` logs how many artifacts need their versions read and how long that should take,
+and hands out one `VersionsScan` per artifact for the same `PageScheduler`, so version lists are
+read side by side within the same concurrency and rate limit as the artifact pages. Each finished list becomes rows (`finish`):
 
 - a complete list: its rows, one per version (a version the server repeats per quarantine record is
   merged), and in snapshot mode a marker that puts the artifact in the scd2 merge's scope;
