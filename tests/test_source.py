@@ -140,13 +140,14 @@ def test_rerun_loads_nothing_new_then_only_moved_artifacts(emulator, pipeline):
     assert {loaded[(pypi, name, "")]["latest_version"] for name in moved} == {"99.0.0"}
 
 
-def test_zero_time_rows_load_once_and_a_new_one_loads_next_run(emulator, pipeline):
+def test_zero_time_rows_load_once_and_all_again_when_a_new_one_appears(emulator, pipeline):
     truth = emulator.dataset()["artifacts"]
     ref = next(
         r
         for r in readable_registries(emulator)
         if any(row["lastModified"] == "-62135596800000" for row in truth[r])
     )
+    zero_time = sum(row["lastModified"] == "-62135596800000" for row in truth[ref])
     first, _ = run_source(emulator, pipeline, registries=[ref])
     assert first.rows_loaded == len(truth[ref])
     second, _ = run_source(emulator, pipeline, registries=[ref])
@@ -162,7 +163,9 @@ def test_zero_time_rows_load_once_and_a_new_one_loads_next_run(emulator, pipelin
         ]
     )
     third, _ = run_source(emulator, pipeline, registries=[ref])
-    assert third.rows_loaded == 1
+    # the state keeps only a digest of the zero-time keys: a changed set loads all of them, and the
+    # merge on the primary key drops the ones loaded before
+    assert third.rows_loaded == zero_time + 1
     assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, [ref])
 
 
