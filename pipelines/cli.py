@@ -47,6 +47,7 @@ from harness_registry_pipelines.runner import (
     PIPELINE_SECTION,
     PipelineSettings,
     check_destination,
+    destination_kind,
     pipeline_settings,
     run_pipeline,
 )
@@ -447,7 +448,7 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     destination = check_destination(settings["destination"])
-    if destination.destination_type.rsplit(".", 1)[-1] == FILESYSTEM:
+    if destination_kind(destination) == FILESYSTEM:
         # the reports query a SQL database; dlt's filesystem destination has none to query
         print(
             "error: report needs a SQL destination (duckdb, postgres, ...), not filesystem: "

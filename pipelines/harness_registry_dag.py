@@ -120,6 +120,8 @@ from harness_registry_pipelines.cli import EXIT_CONFIG, describe
 from harness_registry_pipelines.runner import (
     PIPELINE_SECTION,
     PipelineSettings,
+    destination_kind,
+    duckdb_database,
     load_source,
     loader_file_format,
     pipeline_settings,
@@ -148,10 +150,10 @@ logger = logging.getLogger("harness_registry")
 
 def check_duckdb_file(pipeline: dlt.Pipeline, throwaway_folders: Iterable[str | None]) -> None:
     """A DuckDB file with no configured path would land in a throwaway data folder and be wiped."""
-    destination = pipeline.destination
-    if destination is None or destination.destination_name != "duckdb":
+    configured = duckdb_database(pipeline)
+    if configured is None:
         return
-    database = os.path.abspath(pipeline.destination_client().config.credentials.database)
+    database = os.path.abspath(configured)
     throwaway = {os.path.abspath(folder) for folder in throwaway_folders if folder}
     if any(database.startswith(folder + os.sep) for folder in throwaway):
         raise AirflowFailException(
@@ -333,7 +335,7 @@ def add_single_task(tasks: PipelineTasksGroup, settings: PipelineSettings) -> No
         pipeline,
         load_run.source,
         decompose="none",
-        loader_file_format=loader_file_format(pipeline.destination.destination_name),
+        loader_file_format=loader_file_format(destination_kind(pipeline.destination)),
         on_before_run=load_run.check_destination,
     )
     load_run.wrap(load_task)
@@ -344,7 +346,7 @@ def add_target_tasks(
 ) -> None:
     """One mapped task instance per target, named after it in the UI; one at a time into a DuckDB
     file, side by side into anything else."""
-    destination = Destination.from_reference(settings["destination"]).destination_name
+    destination = destination_kind(Destination.from_reference(settings["destination"]))
     with tasks:
         PythonOperator.partial(
             task_id=TARGET_TASK_ID,

@@ -40,6 +40,7 @@ from dlt.common.schema.utils import get_nested_tables
 from dlt.sources import DltSource
 
 from harness_registry import OPEN_TABLE_WRITE_DISPOSITION, ConfigError
+from harness_registry_pipelines.destinations import destination_kind
 
 TABLE_FORMATS = ("delta", "iceberg")
 # the settings section and key the CLI's --table-format overrides
@@ -80,8 +81,7 @@ def apply_table_format(source: DltSource, pipeline: dlt.Pipeline, table_format: 
     """
     if table_format is None:
         return
-    destination = pipeline.destination.destination_type if pipeline.destination else ""
-    if destination.rsplit(".", 1)[-1] != FILESYSTEM:
+    if destination_kind(pipeline.destination) != FILESYSTEM:
         raise ConfigError(
             f"table_format {table_format} needs the filesystem destination, not "
             f"{pipeline.destination.destination_name if pipeline.destination else 'none'}: "

@@ -45,7 +45,7 @@ from harness_registry_pipelines.queries import (
     reads_versions,
 )
 from harness_registry_pipelines.report_output import FORMATS, WRITERS, plural
-from harness_registry_pipelines.runner import check_destination
+from harness_registry_pipelines.runner import check_destination, duckdb_database
 from harness_registry_pipelines.sql_engine import DltEngine, Statement
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -312,7 +312,7 @@ def print_reports(
             destination=destination,
             dataset_name=settings["dataset_name"],
         )
-        database = _duckdb_file(pipeline)
+        database = duckdb_database(pipeline)
         if database is not None:
             if not Path(database).is_file():
                 raise NoDataError(
@@ -349,13 +349,3 @@ def print_reports(
         if out is sys.stdout:  # keeps the interpreter's final flush quiet
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     return EXIT_OK
-
-
-def _duckdb_file(pipeline: dlt.Pipeline) -> str | None:
-    """The database file of a DuckDB destination, resolved as a load would; None for others."""
-    if pipeline.destination is None or not pipeline.destination.destination_type.endswith(
-        ".duckdb"
-    ):
-        return None
-    database = pipeline.destination_client().config.credentials.database
-    return str(database) if isinstance(database, str | Path) else None
