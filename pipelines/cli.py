@@ -29,6 +29,15 @@ from dlt.common.configuration.exceptions import (
 from harness_registry import ConfigError, HarnessRegistryError, RunReport
 from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS, OPTIONS_BY_NAME
 from harness_registry_pipelines.demo_figures import print_demo_figures
+from harness_registry_pipelines.exit_codes import (
+    EXIT_CODES,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+)
 from harness_registry_pipelines.lakehouse import FILESYSTEM, TABLE_FORMATS
 from harness_registry_pipelines.notebook_command import DEFAULT_HTML, run_notebook
 from harness_registry_pipelines.report_output import display_width, plural
@@ -69,16 +78,6 @@ __all__ = [
 # dlt's configuration errors a user can fix: a missing key, a value of the wrong type
 ConfigurationError = ConfigFieldMissingException | ConfigValueCannotBeCoercedException
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
-EXIT_CODES = {
-    EXIT_OK: "loaded",
-    EXIT_FAILED: "the run failed and nothing new was committed",
-    EXIT_CONFIG: "bad configuration or input, found before any request",
-    EXIT_PARTIAL: "some registries failed and the others were loaded",
-    EXIT_LOCKED: "another run of the same pipeline holds the lock",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing half-written was committed",
-}
 DEMO_DUCKDB = "harness_registry.duckdb"
 VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
 

@@ -116,7 +116,8 @@ from dlt.common.known_env import DLT_DATA_DIR, DLT_LOCAL_DIR
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from harness_registry import AuthError, RunReport, harness_registry_source
-from harness_registry_pipelines.cli import EXIT_CONFIG, describe
+from harness_registry_pipelines.cli import describe
+from harness_registry_pipelines.exit_codes import EXIT_CONFIG
 from harness_registry_pipelines.runner import (
     PIPELINE_SECTION,
     PipelineSettings,

@@ -14,6 +14,7 @@ import webbrowser
 from pathlib import Path
 
 from harness_registry import ConfigError
+from harness_registry_pipelines.exit_codes import EXIT_FAILED, EXIT_OK
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
@@ -77,11 +78,11 @@ def run_notebook(html: bool = False, output: Path = DEFAULT_HTML) -> int:
     except CellExecutionError as error:
         # the cell's own one-line error, e.g. that no database is loaded yet
         print(f"error: the notebook stopped: {error.ename}: {error.evalue}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if not html:
         print("no browser here, so the notebook was run instead of opened")
     print(f"wrote {_shown(written)}: open it in a browser (plots included)")
-    return 0
+    return EXIT_OK
 
 
 def _require(*modules: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 import dlt
 
 from harness_registry import ConfigError
+from harness_registry_pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 from harness_registry_pipelines.report_output import format_table, numeric_columns
 
 DEFAULT_DUCKDB = "harness_registry.duckdb"
@@ -123,8 +124,8 @@ def run_sql(
             session.run(query if query is not None else stdin.read(), out)
         except session.error_type as error:
             print(f"error: SQL: {_first_line(error)}", file=sys.stderr)
-            return 2
-        return 0
+            return EXIT_CONFIG
+        return EXIT_OK
     finally:
         session.close()
 
@@ -139,7 +140,7 @@ def prompt(session: SqlSession, stdin: TextIO, out: TextIO) -> int:
         line = stdin.readline()
         if not line or (not pending and line.strip() in (".quit", ".exit")):
             out.write("\n" if not line else "")
-            return 0
+            return EXIT_OK
         pending.append(line)
         if line.rstrip().endswith(";"):
             try:
