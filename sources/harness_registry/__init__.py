@@ -26,7 +26,7 @@ from .errors import (
     PagingError,
     RegistryError,
 )
-from .options import API_KEY, SourceOptions, validate_api_key, with_option_arguments
+from .options import API_KEY, SourceOptions, with_option_arguments
 from .paginator import PageIndexPaginator
 from .resources import (
     ARTIFACTS_RESOURCE,
@@ -119,7 +119,7 @@ def harness_registry_source(
     """
     api_key = settings.pop(API_KEY.name)
     options = SourceOptions.validate(**settings)
-    api_key = validate_api_key(api_key)
+    api_key = API_KEY.validate(api_key)
     report = report if report is not None else RunReport()
     client = HarnessClient(
         options.base_url, api_key, options.requests_per_minute, options.concurrency
