@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ __all__ = [
     "EXIT_PARTIAL",
     "LOADER_FILE_FORMATS",
     "describe",
+    "error_chain",
     "main",
 ]
 
@@ -486,18 +487,30 @@ def interrupted(command: str, error: BaseException) -> str:
     )
 
 
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then each error it wraps, outermost first, each once: dlt's wrappers keep the error
+    a source raised in `exception` (PipelineStepFailed, extraction errors), Python in `__cause__`
+    or `__context__`.
+
+    Example:
+        any(isinstance(wrapped, AuthError) for wrapped in error_chain(error))
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+
+
 def root_cause(error: BaseException) -> BaseException:
     """The error a user can act on, dug out of dlt's wrappers (PipelineStepFailed, extraction errors):
     one of ours or a missing setting if there is one, else the innermost cause."""
-    seen: set[int] = set()
-    current: BaseException | None = error
     innermost = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in error_chain(error):
         if isinstance(current, HarnessRegistryError | ConfigurationError):
             return current
         innermost = current
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return innermost
 
 

@@ -116,7 +116,7 @@ from dlt.common.known_env import DLT_DATA_DIR, DLT_LOCAL_DIR
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from harness_registry import AuthError, RunReport, harness_registry_source
-from harness_registry_pipelines.cli import describe
+from harness_registry_pipelines.cli import describe, error_chain
 from harness_registry_pipelines.exit_codes import EXIT_CONFIG
 from harness_registry_pipelines.runner import (
     PIPELINE_SECTION,
@@ -176,14 +176,7 @@ def raise_on_failures(report: RunReport | None, who: str = "") -> None:
 
 def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     """Whether `kind` is the error or any error it wraps (dlt wraps what a source raises)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return False
+    return any(isinstance(wrapped, kind) for wrapped in error_chain(error))
 
 
 def task_failure(error: Exception, who: str = "") -> Exception:
