@@ -40,6 +40,7 @@ from harness_registry_pipelines.exit_codes import (
 )
 from harness_registry_pipelines.lakehouse import FILESYSTEM, TABLE_FORMATS
 from harness_registry_pipelines.notebook_command import DEFAULT_HTML, run_notebook
+from harness_registry_pipelines.paths import DEFAULT_DUCKDB
 from harness_registry_pipelines.report_output import display_width, plural
 from harness_registry_pipelines.reports import (
     DEFAULT_CLEANUP_DAYS,
@@ -79,7 +80,6 @@ __all__ = [
 # dlt's configuration errors a user can fix: a missing key, a value of the wrong type
 ConfigurationError = ConfigFieldMissingException | ConfigValueCannotBeCoercedException
 
-DEMO_DUCKDB = "harness_registry.duckdb"
 VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
 
 
@@ -206,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--duckdb",
-        default=DEMO_DUCKDB,
+        default=DEFAULT_DUCKDB,
         metavar="FILE",
-        help=_help("the DuckDB file to write", DEMO_DUCKDB),
+        help=_help("the DuckDB file to write", DEFAULT_DUCKDB),
     )
 
     sql = commands.add_parser(
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--duckdb",
         metavar="FILE",
-        help=_help("the DuckDB file", f"DESTINATION__DUCKDB__CREDENTIALS, else {DEMO_DUCKDB}"),
+        help=_help("the DuckDB file", f"DESTINATION__DUCKDB__CREDENTIALS, else {DEFAULT_DUCKDB}"),
     )
     sql.add_argument(
         "--dataset",

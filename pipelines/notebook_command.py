@@ -15,8 +15,8 @@ from pathlib import Path
 
 from harness_registry import ConfigError
 from harness_registry_pipelines.exit_codes import EXIT_FAILED, EXIT_OK
+from harness_registry_pipelines.paths import REPO_ROOT, shown_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
 DEFAULT_HTML = NOTEBOOK.with_suffix(".html")
 INSTALL_HINT = "run `make notebook`, or `.venv/bin/pip install -e '.[notebook]'`"
@@ -81,7 +81,7 @@ def run_notebook(html: bool = False, output: Path = DEFAULT_HTML) -> int:
         return EXIT_FAILED
     if not html:
         print("no browser here, so the notebook was run instead of opened")
-    print(f"wrote {_shown(written)}: open it in a browser (plots included)")
+    print(f"wrote {shown_path(written)}: open it in a browser (plots included)")
     return EXIT_OK
 
 
@@ -91,8 +91,3 @@ def _require(*modules: str) -> None:
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(f"{', '.join(missing)} not installed: {INSTALL_HINT}")
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)

@@ -37,6 +37,7 @@ from typing import Any, TextIO
 import dlt
 
 from harness_registry_pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
+from harness_registry_pipelines.paths import REPO_ROOT
 from harness_registry_pipelines.queries import (
     RUN_HINT,
     VERSIONS_HINT,
@@ -49,7 +50,6 @@ from harness_registry_pipelines.report_output import FORMATS, WRITERS, plural
 from harness_registry_pipelines.runner import check_destination, duckdb_database
 from harness_registry_pipelines.sql_engine import DltEngine, Statement
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 REPORTS_DIR = REPO_ROOT / "reports"
 DEFAULT_DAYS = 30
 DEFAULT_TOP = 10

@@ -24,9 +24,9 @@ import dlt
 
 from harness_registry import ConfigError
 from harness_registry_pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
-from harness_registry_pipelines.report_output import format_table, numeric_columns
+from harness_registry_pipelines.paths import DEFAULT_DUCKDB
+from harness_registry_pipelines.report_output import format_table, numeric_columns, plural
 
-DEFAULT_DUCKDB = "harness_registry.duckdb"
 SQL_FORMATS = ("table", "csv")
 PROMPT = "sql> "
 MORE = "...> "
@@ -92,7 +92,7 @@ def write_rows(
         return
     numeric = numeric_columns(rows, len(columns))
     out.write(format_table([list(columns), *([_text(v) for v in row] for row in rows)], numeric))
-    out.write(f"({len(rows)} {'row' if len(rows) == 1 else 'rows'})\n")
+    out.write(f"({plural(len(rows), 'row')})\n")
 
 
 def _text(value: Any) -> str:
