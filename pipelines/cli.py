@@ -1,9 +1,11 @@
 """Command line for the Harness Artifact Registry connector: `run` for cron, `demo` to try it,
-`report` to read what is loaded.
+`report`, `sql` and `notebook` to read what is loaded.
 
     harness-registry run [--registry REF ...] [--destination NAME] ...
     harness-registry demo
+    harness-registry report [--format table|csv|json]
     harness-registry sql "SELECT count(*) FROM artifacts"
+    harness-registry notebook [--html]
 
 Settings come from dlt's config (`.dlt/config.toml`, `.dlt/secrets.toml`, environment variables);
 flags override them for one run. The `run` flags are derived from the source's declared options
