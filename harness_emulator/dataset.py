@@ -18,10 +18,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .versions import MAPPED_PACKAGE_TYPES, Version, derive_versions, render_version_rows
+from .versions import GO_ZERO_TIME_MS as GO_ZERO_TIME_MS  # scenarios.py imports it from here
+from .versions import (
+    MAPPED_PACKAGE_TYPES,
+    Version,
+    derive_versions,
+    format_size,
+    render_version_rows,
+)
 
-# Go's zero time.Time in epoch milliseconds: what the server prints for a missing timestamp.
-GO_ZERO_TIME_MS = -62135596800000
 DAY_MS = 86_400_000
 
 # Docker and Helm artifacts are listed from the tag store: their itemCount counts artifacts, their
@@ -262,17 +267,6 @@ def sort_without_tiebreaker(
     return sorted(items, key=lambda item: (key(item), rng.random()), reverse=descending)
 
 
-def format_bytesize(size: int) -> str:
-    """Format a byte count like the go-bytesize package the server uses (`12.34MB`)."""
-    units = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
-    value = float(size)
-    unit_index = 0
-    while value >= 1024 and unit_index < len(units) - 1:
-        value /= 1024
-        unit_index += 1
-    return f"{value:.2f}{units[unit_index]}"
-
-
 def start_of_day_ms(now_s: float | None = None) -> int:
     """Midnight UTC of the day `now_s` (default: now) falls in, in epoch milliseconds.
 
@@ -420,7 +414,7 @@ class Dataset:
         row["lastModified"] = str(registry.updated_ms)
         row["packageType"] = registry.package_type
         row["path"] = registry.path
-        row["registrySize"] = format_bytesize(registry.size_bytes)
+        row["registrySize"] = format_size(registry.size_bytes)
         row["type"] = registry.registry_type
         row["url"] = f"https://pkg.emulator.invalid/{registry.account}/{registry.identifier}"
         row["uuid"] = registry.uuid

@@ -1,9 +1,11 @@
 """Command line for the Harness Artifact Registry connector: `run` for cron, `demo` to try it,
-`report` to read what is loaded.
+`report`, `sql` and `notebook` to read what is loaded.
 
     harness-registry run [--registry REF ...] [--destination NAME] ...
     harness-registry demo
+    harness-registry report [--format table|csv|json]
     harness-registry sql "SELECT count(*) FROM artifacts"
+    harness-registry notebook [--html]
 
 Settings come from dlt's config (`.dlt/config.toml`, `.dlt/secrets.toml`, environment variables);
 flags override them for one run. The `run` flags are derived from the source's declared options
@@ -16,7 +18,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,18 @@ from dlt.common.configuration.exceptions import (
 from harness_registry import ConfigError, HarnessRegistryError, RunReport
 from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS, OPTIONS_BY_NAME
 from harness_registry_pipelines.demo_figures import print_demo_figures
+from harness_registry_pipelines.exit_codes import (
+    EXIT_CODES,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+)
 from harness_registry_pipelines.lakehouse import FILESYSTEM, TABLE_FORMATS
 from harness_registry_pipelines.notebook_command import DEFAULT_HTML, run_notebook
+from harness_registry_pipelines.paths import DEFAULT_DUCKDB
 from harness_registry_pipelines.report_output import display_width, plural
 from harness_registry_pipelines.reports import (
     DEFAULT_CLEANUP_DAYS,
@@ -47,6 +59,7 @@ from harness_registry_pipelines.runner import (
     PIPELINE_SECTION,
     PipelineSettings,
     check_destination,
+    destination_kind,
     pipeline_settings,
     run_pipeline,
 )
@@ -62,23 +75,13 @@ __all__ = [
     "EXIT_PARTIAL",
     "LOADER_FILE_FORMATS",
     "describe",
+    "error_chain",
     "main",
 ]
 
 # dlt's configuration errors a user can fix: a missing key, a value of the wrong type
 ConfigurationError = ConfigFieldMissingException | ConfigValueCannotBeCoercedException
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
-EXIT_CODES = {
-    EXIT_OK: "loaded",
-    EXIT_FAILED: "the run failed and nothing new was committed",
-    EXIT_CONFIG: "bad configuration or input, found before any request",
-    EXIT_PARTIAL: "some registries failed and the others were loaded",
-    EXIT_LOCKED: "another run of the same pipeline holds the lock",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing half-written was committed",
-}
-DEMO_DUCKDB = "harness_registry.duckdb"
 VERBOSE_HELP = "show tracebacks and debug logs (default: off)"
 
 
@@ -205,9 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--duckdb",
-        default=DEMO_DUCKDB,
+        default=DEFAULT_DUCKDB,
         metavar="FILE",
-        help=_help("the DuckDB file to write", DEMO_DUCKDB),
+        help=_help("the DuckDB file to write", DEFAULT_DUCKDB),
     )
 
     sql = commands.add_parser(
@@ -225,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--duckdb",
         metavar="FILE",
-        help=_help("the DuckDB file", f"DESTINATION__DUCKDB__CREDENTIALS, else {DEMO_DUCKDB}"),
+        help=_help("the DuckDB file", f"DESTINATION__DUCKDB__CREDENTIALS, else {DEFAULT_DUCKDB}"),
     )
     sql.add_argument(
         "--dataset",
@@ -447,7 +450,7 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     destination = check_destination(settings["destination"])
-    if destination.destination_type.rsplit(".", 1)[-1] == FILESYSTEM:
+    if destination_kind(destination) == FILESYSTEM:
         # the reports query a SQL database; dlt's filesystem destination has none to query
         print(
             "error: report needs a SQL destination (duckdb, postgres, ...), not filesystem: "
@@ -486,18 +489,30 @@ def interrupted(command: str, error: BaseException) -> str:
     )
 
 
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then each error it wraps, outermost first, each once: dlt's wrappers keep the error
+    a source raised in `exception` (PipelineStepFailed, extraction errors), Python in `__cause__`
+    or `__context__`.
+
+    Example:
+        any(isinstance(wrapped, AuthError) for wrapped in error_chain(error))
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+
+
 def root_cause(error: BaseException) -> BaseException:
     """The error a user can act on, dug out of dlt's wrappers (PipelineStepFailed, extraction errors):
     one of ours or a missing setting if there is one, else the innermost cause."""
-    seen: set[int] = set()
-    current: BaseException | None = error
     innermost = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in error_chain(error):
         if isinstance(current, HarnessRegistryError | ConfigurationError):
             return current
         innermost = current
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return innermost
 
 

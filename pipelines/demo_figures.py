@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness_registry_pipelines.paths import DEFAULT_DUCKDB, REPO_ROOT, shown_path
 from harness_registry_pipelines.queries import ArtifactQueries
 from harness_registry_pipelines.report_output import format_table, numeric_columns, plural
-from harness_registry_pipelines.reports import REPO_ROOT, run_queries
+from harness_registry_pipelines.reports import run_queries
 from harness_registry_pipelines.sql_engine import DuckDBEngine
 
 # (title, SQL over the current `artifacts` and `artifacts__labels`, see queries.py)
@@ -37,7 +38,6 @@ DEMO_QUERIES = (
     ),
 )
 EXAMPLE_SQL = "SELECT package_type, count(*) AS artifacts FROM artifacts GROUP BY 1 ORDER BY 2 DESC"
-DEFAULT_DUCKDB = "harness_registry.duckdb"
 # shown after those when the dataset holds versions (`run --versions`)
 VERSION_QUERIES = (
     (
@@ -90,9 +90,9 @@ def next_steps(duckdb_path: Path) -> list[tuple[str, str]]:
     """Commands that work pasted as shown in the current directory: the venv's `harness-registry`
     by its path from here, the file named unless it is the one the commands read by default, and
     `make` targets only in the repository's root."""
-    command = _from_here(Path(sys.executable).parent / "harness-registry")
+    command = shown_path(Path(sys.executable).parent / "harness-registry")
     default = duckdb_path.resolve() == (Path.cwd() / DEFAULT_DUCKDB).resolve()
-    shown = _from_here(duckdb_path)
+    shown = shown_path(duckdb_path)
     report_env = "" if default else f"DESTINATION__DUCKDB__CREDENTIALS={shown} "
     sql_flag = "" if default else f" --duckdb {shown}"
     notebook_env = "" if default else f"HARNESS_REGISTRY_DUCKDB={duckdb_path.resolve()} "
@@ -108,13 +108,6 @@ def next_steps(duckdb_path: Path) -> list[tuple[str, str]]:
     else:
         steps.append((f"{notebook_env}{command} notebook", "the notebook and its plots"))
     return steps
-
-
-def _from_here(path: Path) -> str:
-    """The path relative to the working directory when it is below it, else absolute."""
-    path = path.absolute()
-    cwd = Path.cwd().absolute()
-    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 def _cell(value: object) -> str:

@@ -116,10 +116,13 @@ from dlt.common.known_env import DLT_DATA_DIR, DLT_LOCAL_DIR
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from harness_registry import AuthError, RunReport, harness_registry_source
-from harness_registry_pipelines.cli import EXIT_CONFIG, describe
+from harness_registry_pipelines.cli import describe, error_chain
+from harness_registry_pipelines.exit_codes import EXIT_CONFIG
 from harness_registry_pipelines.runner import (
     PIPELINE_SECTION,
     PipelineSettings,
+    destination_kind,
+    duckdb_database,
     load_source,
     loader_file_format,
     pipeline_settings,
@@ -148,10 +151,10 @@ logger = logging.getLogger("harness_registry")
 
 def check_duckdb_file(pipeline: dlt.Pipeline, throwaway_folders: Iterable[str | None]) -> None:
     """A DuckDB file with no configured path would land in a throwaway data folder and be wiped."""
-    destination = pipeline.destination
-    if destination is None or destination.destination_name != "duckdb":
+    configured = duckdb_database(pipeline)
+    if configured is None:
         return
-    database = os.path.abspath(pipeline.destination_client().config.credentials.database)
+    database = os.path.abspath(configured)
     throwaway = {os.path.abspath(folder) for folder in throwaway_folders if folder}
     if any(database.startswith(folder + os.sep) for folder in throwaway):
         raise AirflowFailException(
@@ -173,14 +176,7 @@ def raise_on_failures(report: RunReport | None, who: str = "") -> None:
 
 def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     """Whether `kind` is the error or any error it wraps (dlt wraps what a source raises)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return False
+    return any(isinstance(wrapped, kind) for wrapped in error_chain(error))
 
 
 def task_failure(error: Exception, who: str = "") -> Exception:
@@ -333,7 +329,7 @@ def add_single_task(tasks: PipelineTasksGroup, settings: PipelineSettings) -> No
         pipeline,
         load_run.source,
         decompose="none",
-        loader_file_format=loader_file_format(pipeline.destination.destination_name),
+        loader_file_format=loader_file_format(destination_kind(pipeline.destination)),
         on_before_run=load_run.check_destination,
     )
     load_run.wrap(load_task)
@@ -344,7 +340,7 @@ def add_target_tasks(
 ) -> None:
     """One mapped task instance per target, named after it in the UI; one at a time into a DuckDB
     file, side by side into anything else."""
-    destination = Destination.from_reference(settings["destination"]).destination_name
+    destination = destination_kind(Destination.from_reference(settings["destination"]))
     with tasks:
         PythonOperator.partial(
             task_id=TARGET_TASK_ID,

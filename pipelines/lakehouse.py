@@ -16,8 +16,9 @@ hand would have to pass the same choice twice. SQL destinations keep the source'
 it is what the rest of the suite tests, and it already replaces the labels of a changed artifact.
 
 One gap of dlt's Delta and Iceberg upsert is closed here: nested rows are matched on their own
-`_dlt_id` (a hash of the parent's and the position in the list), so when an artifact loses labels,
-its old label rows past the new end of the list stay behind. `remove_stale_nested_rows` deletes,
+`_dlt_id` (a hash of the parent's and the position in the list), so when an artifact loses labels
+(or a version loses tags), its old rows in `artifacts__labels` (`artifact_versions__tags`) past the
+new end of the list stay behind. `remove_stale_nested_rows` deletes,
 after each load, the nested rows of the artifacts that load wrote which the load did not write.
 
 Example:
@@ -40,6 +41,7 @@ from dlt.common.schema.utils import get_nested_tables
 from dlt.sources import DltSource
 
 from harness_registry import OPEN_TABLE_WRITE_DISPOSITION, ConfigError
+from harness_registry_pipelines.destinations import destination_kind
 
 TABLE_FORMATS = ("delta", "iceberg")
 # the settings section and key the CLI's --table-format overrides
@@ -80,8 +82,7 @@ def apply_table_format(source: DltSource, pipeline: dlt.Pipeline, table_format: 
     """
     if table_format is None:
         return
-    destination = pipeline.destination.destination_type if pipeline.destination else ""
-    if destination.rsplit(".", 1)[-1] != FILESYSTEM:
+    if destination_kind(pipeline.destination) != FILESYSTEM:
         raise ConfigError(
             f"table_format {table_format} needs the filesystem destination, not "
             f"{pipeline.destination.destination_name if pipeline.destination else 'none'}: "
@@ -101,7 +102,7 @@ def apply_table_format(source: DltSource, pipeline: dlt.Pipeline, table_format: 
 
 
 def remove_stale_nested_rows(pipeline: dlt.Pipeline, info: LoadInfo) -> int:
-    """Deletes the nested rows (labels) that belong to a root row `info`'s loads wrote but that
+    """Deletes the nested rows (labels, version tags) that belong to a root row `info`'s loads wrote but that
     those loads did not write themselves: what a shrunk list left behind after dlt's upsert.
     Returns the number of rows deleted.
 
@@ -114,8 +115,8 @@ def remove_stale_nested_rows(pipeline: dlt.Pipeline, info: LoadInfo) -> int:
         files = _parquet_files_by_table(package.jobs.get("completed_jobs", []))
         if files is None:
             logger.warning(
-                "the load's job files are gone ([load] delete_completed_jobs): labels that a "
-                "changed artifact lost may remain in %s",
+                "the load's job files are gone ([load] delete_completed_jobs): labels or tags "
+                "that a changed artifact or version lost may remain in %s",
                 package.load_id,
             )
             continue

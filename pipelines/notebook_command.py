@@ -14,8 +14,9 @@ import webbrowser
 from pathlib import Path
 
 from harness_registry import ConfigError
+from harness_registry_pipelines.exit_codes import EXIT_FAILED, EXIT_OK
+from harness_registry_pipelines.paths import REPO_ROOT, shown_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
 DEFAULT_HTML = NOTEBOOK.with_suffix(".html")
 INSTALL_HINT = "run `make notebook`, or `.venv/bin/pip install -e '.[notebook]'`"
@@ -77,11 +78,11 @@ def run_notebook(html: bool = False, output: Path = DEFAULT_HTML) -> int:
     except CellExecutionError as error:
         # the cell's own one-line error, e.g. that no database is loaded yet
         print(f"error: the notebook stopped: {error.ename}: {error.evalue}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if not html:
         print("no browser here, so the notebook was run instead of opened")
-    print(f"wrote {_shown(written)}: open it in a browser (plots included)")
-    return 0
+    print(f"wrote {shown_path(written)}: open it in a browser (plots included)")
+    return EXIT_OK
 
 
 def _require(*modules: str) -> None:
@@ -90,8 +91,3 @@ def _require(*modules: str) -> None:
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(f"{', '.join(missing)} not installed: {INSTALL_HINT}")
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)

@@ -36,6 +36,8 @@ from typing import Any, TextIO
 
 import dlt
 
+from harness_registry_pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
+from harness_registry_pipelines.paths import REPO_ROOT
 from harness_registry_pipelines.queries import (
     RUN_HINT,
     VERSIONS_HINT,
@@ -45,13 +47,10 @@ from harness_registry_pipelines.queries import (
     reads_versions,
 )
 from harness_registry_pipelines.report_output import FORMATS, WRITERS, plural
-from harness_registry_pipelines.runner import check_destination
+from harness_registry_pipelines.runner import check_destination, duckdb_database
 from harness_registry_pipelines.sql_engine import DltEngine, Statement
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 REPORTS_DIR = REPO_ROOT / "reports"
-# The CLI's codes: 2 is its code for configuration and input that cannot work.
-EXIT_OK, EXIT_NO_DATA, EXIT_BAD_INPUT = 0, 2, 2
 DEFAULT_DAYS = 30
 DEFAULT_TOP = 10
 DEFAULT_CLEANUP_DAYS = 90
@@ -292,13 +291,13 @@ def print_reports(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     if days < 0:
         print(f"error: --days must be 0 or more (got {days})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_CONFIG
     if top < 1:
         print(f"error: --top must be at least 1 (got {top})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_CONFIG
     if cleanup_days < 0:
         print(f"error: --cleanup-days must be 0 or more (got {cleanup_days})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_CONFIG
     out = out or sys.stdout
     destination = check_destination(settings["destination"])
     connection = None
@@ -312,7 +311,7 @@ def print_reports(
             destination=destination,
             dataset_name=settings["dataset_name"],
         )
-        database = _duckdb_file(pipeline)
+        database = duckdb_database(pipeline)
         if database is not None:
             if not Path(database).is_file():
                 raise NoDataError(
@@ -333,7 +332,7 @@ def print_reports(
         )
     except NoDataError as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_NO_DATA
+        return EXIT_CONFIG
     finally:
         if connection is not None:
             connection.close()
@@ -349,13 +348,3 @@ def print_reports(
         if out is sys.stdout:  # keeps the interpreter's final flush quiet
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     return EXIT_OK
-
-
-def _duckdb_file(pipeline: dlt.Pipeline) -> str | None:
-    """The database file of a DuckDB destination, resolved as a load would; None for others."""
-    if pipeline.destination is None or not pipeline.destination.destination_type.endswith(
-        ".duckdb"
-    ):
-        return None
-    database = pipeline.destination_client().config.credentials.database
-    return str(database) if isinstance(database, str | Path) else None

@@ -25,6 +25,7 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import LoadInfo
 
 from harness_registry import ConfigError, RunReport, harness_registry_source
+from harness_registry_pipelines.destinations import destination_kind, duckdb_database
 from harness_registry_pipelines.lakehouse import (
     apply_table_format,
     remove_stale_nested_rows,
@@ -51,6 +52,22 @@ DEFAULTS = {
 LOADER_FILE_FORMATS = {"duckdb": "parquet", "motherduck": "parquet"}
 
 logger = logging.getLogger("harness_registry")
+
+__all__ = [
+    "DEFAULTS",
+    "LOADER_FILE_FORMATS",
+    "PIPELINE_SECTION",
+    "PipelineRun",
+    "PipelineSettings",
+    "check_destination",
+    "destination_kind",
+    "destination_names",
+    "duckdb_database",
+    "load_source",
+    "loader_file_format",
+    "pipeline_settings",
+    "run_pipeline",
+]
 
 
 class PipelineSettings(TypedDict):
@@ -131,9 +148,10 @@ def check_destination(name: str) -> Destination:
     return destination
 
 
-def loader_file_format(destination_name: str) -> str | None:
-    """The load file format for a destination type (`duckdb`), or None for dlt's default."""
-    return LOADER_FILE_FORMATS.get(destination_name)
+def loader_file_format(kind: str) -> str | None:
+    """The load file format for a destination kind (`duckdb`, see `destination_kind`), or None for
+    dlt's default."""
+    return LOADER_FILE_FORMATS.get(kind)
 
 
 def load_source(
@@ -163,8 +181,8 @@ def load_source(
         logger.warning("finishing the load package of an interrupted run first")
         pipeline.normalize()
         remove_stale_nested_rows(pipeline, pipeline.load())
-    destination = pipeline.destination.destination_name if pipeline.destination else ""
-    info = pipeline.run(source, loader_file_format=loader_file_format(destination), refresh=refresh)
+    file_format = loader_file_format(destination_kind(pipeline.destination))
+    info = pipeline.run(source, loader_file_format=file_format, refresh=refresh)
     remove_stale_nested_rows(pipeline, info)
     return report, info
 

@@ -23,9 +23,10 @@ from typing import Any, TextIO
 import dlt
 
 from harness_registry import ConfigError
-from harness_registry_pipelines.report_output import format_table, numeric_columns
+from harness_registry_pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
+from harness_registry_pipelines.paths import DEFAULT_DUCKDB
+from harness_registry_pipelines.report_output import format_table, numeric_columns, plural
 
-DEFAULT_DUCKDB = "harness_registry.duckdb"
 SQL_FORMATS = ("table", "csv")
 PROMPT = "sql> "
 MORE = "...> "
@@ -91,7 +92,7 @@ def write_rows(
         return
     numeric = numeric_columns(rows, len(columns))
     out.write(format_table([list(columns), *([_text(v) for v in row] for row in rows)], numeric))
-    out.write(f"({len(rows)} {'row' if len(rows) == 1 else 'rows'})\n")
+    out.write(f"({plural(len(rows), 'row')})\n")
 
 
 def _text(value: Any) -> str:
@@ -123,8 +124,8 @@ def run_sql(
             session.run(query if query is not None else stdin.read(), out)
         except session.error_type as error:
             print(f"error: SQL: {_first_line(error)}", file=sys.stderr)
-            return 2
-        return 0
+            return EXIT_CONFIG
+        return EXIT_OK
     finally:
         session.close()
 
@@ -139,7 +140,7 @@ def prompt(session: SqlSession, stdin: TextIO, out: TextIO) -> int:
         line = stdin.readline()
         if not line or (not pending and line.strip() in (".quit", ".exit")):
             out.write("\n" if not line else "")
-            return 0
+            return EXIT_OK
         pending.append(line)
         if line.rstrip().endswith(";"):
             try:

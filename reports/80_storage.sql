@@ -6,8 +6,9 @@
 --   Docker and Helm rows are tags: two tags of one image count its size twice (the versions list
 --   does not say which image a tag points at). A version whose size is unknown adds no bytes.
 -- Parameters: none.
--- Reads: `artifact_versions`, the current versions (see pipelines/queries.py); skipped, with a
---   note, when the dataset was loaded without versions (`run --versions`).
+-- Reads: `artifact_versions`, the current versions (see pipelines/queries.py); skipped when the
+--   dataset was loaded without versions (`run --versions`): the JSON output lists it under
+--   `skipped`; a note on stderr says so only when it is asked for by name (`--report storage`).
 -- Portable SQL: DuckDB and PostgreSQL.
 SELECT
     s.registry_ref,

@@ -4,8 +4,10 @@
 --   the server sent its zero time) are counted in one 'unknown' bucket, last. A month with no
 --   version is not listed. A version pushed again counts in the month of its last modification.
 -- Parameters: none.
--- Reads: `artifact_versions`, the current versions (see pipelines/queries.py); skipped, with a
---   note, when the dataset was loaded without versions (`run --versions`).
+-- Reads: `artifact_versions`, the current versions (see pipelines/queries.py); skipped when the
+--   dataset was loaded without versions (`run --versions`): the JSON output lists it under
+--   `skipped`; a note on stderr says so only when it is asked for by name
+--   (`--report storage_by_month`).
 -- Portable SQL: DuckDB and PostgreSQL (months taken in UTC whatever the session's time zone).
 SELECT
     s.month,

@@ -13,7 +13,9 @@
 -- Parameters: :cleanup_before (TIMESTAMP WITH TIME ZONE) = report time - the cleanup age
 --   (`report --cleanup-days`, default 90); a version modified exactly at :cleanup_before is kept.
 -- Reads: `artifact_versions`, the current versions, and `artifacts`, the current artifacts (see
---   pipelines/queries.py); skipped, with a note, when the dataset was loaded without versions.
+--   pipelines/queries.py); skipped when the dataset was loaded without versions:
+--   the JSON output lists it under `skipped`; a note on stderr says so only when it is asked for
+--   by name (`--report cleanup_candidates`).
 -- Portable SQL: DuckDB and PostgreSQL.
 SELECT
     v.registry_ref,

@@ -3,8 +3,10 @@
 --   reasons joined with "; ", NULL when the server gave none), by registry, artifact and version,
 --   with their modification time, downloads and size.
 -- Parameters: none.
--- Reads: `artifact_versions`, the current versions (see pipelines/queries.py); skipped, with a
---   note, when the dataset was loaded without versions (`run --versions`).
+-- Reads: `artifact_versions`, the current versions (see pipelines/queries.py); skipped when the
+--   dataset was loaded without versions (`run --versions`): the JSON output lists it under
+--   `skipped`; a note on stderr says so only when it is asked for by name
+--   (`--report quarantined_versions`).
 -- Portable SQL: DuckDB and PostgreSQL.
 SELECT
     v.registry_ref,

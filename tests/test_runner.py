@@ -1,6 +1,7 @@
 """`harness_registry_pipelines.runner`: the public way to run the pipeline from Python, which the
 CLI, the Airflow DAG and the bench share."""
 
+import dlt
 import duckdb
 import pytest
 
@@ -8,6 +9,9 @@ from conftest import expected_artifacts, readable_registries
 from harness_registry_pipelines.runlock import RunLock, RunLockHeld
 from harness_registry_pipelines.runner import (
     DEFAULTS,
+    check_destination,
+    destination_kind,
+    duckdb_database,
     loader_file_format,
     pipeline_settings,
     run_pipeline,
@@ -28,6 +32,29 @@ def test_pipeline_settings_take_the_given_value_else_config_else_the_default(mon
 def test_loader_file_format_is_parquet_for_duckdb_else_dlts_default():
     assert loader_file_format("duckdb") == "parquet"
     assert loader_file_format("postgres") is None
+
+
+def test_a_named_destination_is_known_by_its_type_not_its_name(tmp_path, monkeypatch):
+    database = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("DESTINATION__WAREHOUSE__DESTINATION_TYPE", "duckdb")
+    monkeypatch.setenv("DESTINATION__WAREHOUSE__CREDENTIALS", str(database))
+    destination = check_destination("warehouse")
+    assert destination.destination_name == "warehouse"
+    assert destination_kind(destination) == "duckdb"
+    assert destination_kind(check_destination("filesystem")) == "filesystem"
+    assert destination_kind(None) == ""
+    pipeline = dlt.pipeline(
+        pipeline_name="named_destination", destination=destination, dataset_name="harness"
+    )
+    assert duckdb_database(pipeline) == str(database)
+
+
+def test_duckdb_database_is_none_for_any_other_destination(monkeypatch):
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://u:p@localhost:5432/db")
+    pipeline = dlt.pipeline(
+        pipeline_name="not_duckdb", destination="postgres", dataset_name="harness"
+    )
+    assert duckdb_database(pipeline) is None
 
 
 def test_run_pipeline_loads_and_returns_the_report_and_load_info(emulator, tmp_path, monkeypatch):

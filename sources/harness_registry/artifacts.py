@@ -25,7 +25,7 @@ from .options import SourceOptions
 from .rows import is_snapshot_marker, labels_of, shape_artifact
 from .run_report import ListResult, RunReport
 from .scan import ListScan, Page, PageScheduler, ScanFinished, ScanQueue
-from .settings import ROWS_PER_ITEM
+from .settings import ARTIFACT_TYPES, ROWS_PER_ITEM
 from .sinks import IncrementalSink, RegistryRead, Row, SnapshotSink
 from .spool import SpooledRows
 from .versions import VersionReads
@@ -113,9 +113,9 @@ class ArtifactReader:
     def _split_by_artifact_type(self, scan: ListScan) -> None:
         """One list per artifact type instead: within a type names are unique, so pages are stable."""
         scan.abandoned = True
-        self._reads[scan.ref].parts += 2
-        self._queue.append(self._scans.artifacts(scan.ref, "model"))
-        self._queue.append(self._scans.artifacts(scan.ref, "dataset"))
+        self._reads[scan.ref].parts += len(ARTIFACT_TYPES)
+        for artifact_type in ARTIFACT_TYPES:
+            self._queue.append(self._scans.artifacts(scan.ref, artifact_type))
 
     def _finish_list(self, scan: ListScan, result: ListResult) -> list[TableRows]:
         result.add_scan(scan)
@@ -206,7 +206,7 @@ def must_split_by_artifact_type(scan: ListScan, page: Page, options: SourceOptio
         and (scan.paginator.has_next_page or scan.paginator.page_index > 1)
         and all(row.get("packageType") == "HUGGINGFACE" for row in page.rows)
         # a newer server with other artifact types: two lists would miss those, so page as one
-        and {row.get("artifactType") for row in page.rows} <= {"model", "dataset"}
+        and {row.get("artifactType") for row in page.rows} <= set(ARTIFACT_TYPES)
     )
 
 

@@ -24,9 +24,10 @@ when one appeared or went, and the merge on the primary key drops those loaded b
 earlier versions list their keys (`zero_time_keys`): the list is dropped, the digest unknown, so
 those rows load once more.
 
-Filtering never touches the state. A registry's cursor moves only when its scan was complete and
-raced no concurrent change (`commit`); otherwise (`rollback`) the slot stays as it was, so the next
-run covers whatever this one may have missed.
+Creating a cursor adds an empty slot for its registry and filters when there is none; `filter` only
+reads the slot. A registry's cursor moves only when its scan was complete and raced no concurrent
+change (`commit`); otherwise (`rollback`) the slot is put back as it was, so the next run covers
+whatever this one may have missed.
 
 Offset paging has no snapshot: an artifact can be skipped by a concurrent delete that no
 `itemCount` change reveals (an insert made up for it). Such an artifact changed or appeared after

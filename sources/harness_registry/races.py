@@ -1,9 +1,10 @@
 """Reading a list again when it changed while it was read.
 
 Offset pages of a list that changes under them may skip or repeat rows; an `itemCount` that moves
-between pages says so (`ListScan.raced`). A registry in snapshot mode, and a space's registry list,
-cannot load a list that may miss rows, so they read it again, `RACED_READ_ATTEMPTS` times in all.
-(Incremental mode does not: it keeps the registry's cursor and lets the next run heal.)
+between pages says so (`ListScan.raced`). A registry's artifacts in snapshot mode, a space's
+registry list and an artifact's version list (in either mode) cannot load a list that may miss rows,
+so they read it again, `RACED_READ_ATTEMPTS` times in all. (A registry's artifacts in incremental
+mode are not read again: the registry keeps its cursor and the next run heals.)
 """
 
 from .settings import RACED_READ_ATTEMPTS

@@ -298,7 +298,3 @@ def version_marker(
         "artifact_type": artifact_type,
         "version": VERSION_MARKER,
     }
-
-
-def is_version_marker(row: dict[str, Any]) -> bool:
-    return row.get("version") == VERSION_MARKER

@@ -1,6 +1,6 @@
 """Reading every page of many lists, side by side, with a bounded number of requests in flight.
 
-A list is a registry's artifacts or a space's registries. One thread pool of `concurrency` workers
+A list is a registry's artifacts, a space's registries or an artifact's versions. One thread pool of `concurrency` workers
 only sends requests; a `PageScheduler` decides which page of which list to ask for next and hands
 the pages out in order for each list. Its guarantees:
 
@@ -46,7 +46,8 @@ class PageClient(Protocol):
 
 @dataclass
 class ListScan:
-    """The reading of one list (a registry's artifacts or a space's registries) and how it ended."""
+    """The reading of one list (a registry's artifacts, a space's registries or an artifact's
+    versions) and how it ended."""
 
     ref: str  # registry or space ref, without `/+`
     subject: str  # what is read, for messages: "registry acme/docker" or "space acme"

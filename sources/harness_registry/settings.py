@@ -49,6 +49,6 @@ DELETED_REGISTRY_MESSAGE = "Failed to find repo"
 
 # Rows handed to dlt per item: large enough to amortise dlt's per-item work, small enough for memory.
 ROWS_PER_ITEM = 1000
-# A list that raced a concurrent change (a registry in snapshot mode, a space's registries) is read
-# again, this many times in all.
+# A list that raced a concurrent change (a registry's artifacts in snapshot mode, a space's
+# registries, an artifact's versions in either mode) is read again, this many times in all.
 RACED_READ_ATTEMPTS = 3

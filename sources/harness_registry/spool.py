@@ -20,12 +20,10 @@ class RowSpool:
     def __init__(self) -> None:
         # closed by `close()`, which the snapshot sink calls once the rows are handed out
         self._file = tempfile.TemporaryFile(prefix="harness-registry-")  # noqa: SIM115
-        self.rows = 0
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             pickle.dump(rows, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-            self.rows += len(rows)
 
     def read(self) -> Iterator[dict[str, Any]]:
         self._file.seek(0)
