@@ -591,5 +591,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
+# Imported only to write open tables (`run --table-format`); their native thread pools are the reason
+# for `entry_point`'s way out.
+NATIVE_POOL_MODULES = ("deltalake", "pyiceberg")
+
+
+def entry_point() -> None:
+    """The `harness-registry` command (and `pipelines/harness_registry_pipeline.py`): `main`, then exit.
+
+    After a run that wrote Delta or Iceberg tables the process leaves with `os._exit`, once the
+    output is flushed: delta-rs and Arrow keep native thread pools whose teardown at interpreter exit
+    can abort the process ("terminate called without an active exception", delta-io/delta-rs#2184),
+    turning a committed load's exit code into SIGABRT. Everything of the run is on disk by then.
+    """
+    code = main()
+    if any(name in sys.modules for name in NATIVE_POOL_MODULES):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

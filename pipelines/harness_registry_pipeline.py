@@ -3,9 +3,7 @@
 Kept so that crontabs and docs written for the script keep working; the code is in `cli.py`.
 """
 
-import sys
-
-from harness_registry_pipelines.cli import main
+from harness_registry_pipelines.cli import entry_point
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()
