@@ -16,6 +16,7 @@ from .dataset import (
     REGISTRY_SCOPES,
     REGISTRY_SORT_FIELDS,
     Dataset,
+    Registry,
 )
 from .responses import (
     Response,
@@ -204,23 +205,30 @@ class HarApi:
         except BadParameter as exc:
             return text_response(400, str(exc))
 
+    def _readable_registry(self, ref: str, paging: Paging, query: Query) -> Registry | Response:
+        """The registry of a list request, or the error the server answers first, in its order:
+        unknown (400), forbidden (403), negative paging (400), deleted (500), `artifact_type` on a
+        registry that is not Hugging Face (400). Call with the dataset's lock held."""
+        registry = self.dataset.find_registry(ref)
+        if registry is None:
+            return error_response(400, f"registry not found: {ref}")
+        if registry.forbidden:
+            return error_response(403, "forbidden")
+        if paging.negative:
+            return error_response(400, "page and size must be non-negative")
+        if registry.deleted:
+            return error_response(500, "Failed to find repo: resource not found")
+        refused = _refuse_artifact_type(_first(query, "artifact_type"), registry.package_type)
+        return registry if refused is None else refused
+
     def list_artifacts(self, ref: str, query: Query) -> Response:
         """GET /registry/{ref}/+/artifacts. The order of the checks is the server's."""
         paging = Paging.from_query(query)
         with self.dataset.lock:
-            registry = self.dataset.find_registry(ref)
-            if registry is None:
-                return error_response(400, f"registry not found: {ref}")
-            if registry.forbidden:
-                return error_response(403, "forbidden")
-            if paging.negative:
-                return error_response(400, "page and size must be non-negative")
-            if registry.deleted:
-                return error_response(500, "Failed to find repo: resource not found")
+            registry = self._readable_registry(ref, paging, query)
+            if isinstance(registry, Response):
+                return registry
             artifact_type = _first(query, "artifact_type")
-            refused = _refuse_artifact_type(artifact_type, registry.package_type)
-            if refused is not None:
-                return refused
             if paging.limit == 0:
                 return _divide_by_zero()
             sort_field = _first(query, "sort_field")
@@ -251,19 +259,10 @@ class HarApi:
         then the artifact lookup (404), then the page. `deleted` is accepted and ignored."""
         paging = Paging.from_query(query)
         with self.dataset.lock:
-            registry = self.dataset.find_registry(ref)
-            if registry is None:
-                return error_response(400, f"registry not found: {ref}")
-            if registry.forbidden:
-                return error_response(403, "forbidden")
-            if paging.negative:
-                return error_response(400, "page and size must be non-negative")
-            if registry.deleted:
-                return error_response(500, "Failed to find repo: resource not found")
+            registry = self._readable_registry(ref, paging, query)
+            if isinstance(registry, Response):
+                return registry
             artifact_type = _first(query, "artifact_type")
-            refused = _refuse_artifact_type(artifact_type, registry.package_type)
-            if refused is not None:
-                return refused
             artifacts = self.dataset.find_artifacts(registry, name, artifact_type)
             if not artifacts:
                 # The image lookup's store.ErrResourceNotFound, answered as the spec's 404.
