@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from emulator_client import HOSTILE_NAMES
 from harness_emulator import DEFAULT_API_KEY, EmulatorError, EmulatorProcess
 from harness_emulator.versions import format_size
 
@@ -55,15 +56,6 @@ VERSION_FIELDS = {
     "size",
     "uuid",
 }
-HOSTILE_NAMES = (
-    "it's-a-file.txt",
-    'say "hello".bin',
-    "semi;colon;separated.tar.gz",
-    "reports/2024/q1/summary.pdf",
-    "comma,separated,values.csv",
-    "données-é-中文",
-    "R&D <draft> notes.txt",
-)
 UNITS = {"B": 0, "KB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5, "EB": 6}
 SIZE = re.compile(r"([0-9]+\.[0-9]{2})(B|KB|MB|GB|TB|PB|EB)")
 

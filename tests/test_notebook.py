@@ -18,6 +18,28 @@ NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
 KERNEL_CHECK = "import sys\nprint('kernel python:', sys.executable)"
 
 
+def execute(notebook, kernel_name):
+    """Runs every cell in the venv's kernel; returns the code cells' outputs, none of them an error."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    client = NotebookClient(
+        notebook,
+        kernel_name=kernel_name,
+        timeout=300,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"a notebook cell failed:\n{error}", pytrace=False)
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    return outputs
+
+
 def test_notebook_is_committed_without_outputs():
     import nbformat
 
@@ -57,8 +79,6 @@ def test_notebook_runs_top_to_bottom_and_draws_its_plots(
     emulator, tmp_path, monkeypatch, venv_kernel
 ):
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
     # the demo's layout: the file is named like the dataset, which makes `harness_registry.x`
     # ambiguous to DuckDB (catalog or schema?). dlt cannot load such a file, so load another name
@@ -83,21 +103,7 @@ def test_notebook_runs_top_to_bottom_and_draws_its_plots(
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(KERNEL_CHECK))
-    client = NotebookClient(
-        notebook,
-        kernel_name=venv_kernel,
-        timeout=300,
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"a notebook cell failed:\n{error}", pytrace=False)
-
-    outputs = [
-        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
-    ]
-    assert [o for o in outputs if o.output_type == "error"] == []
+    outputs = execute(notebook, venv_kernel)
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 3, f"{len(images)} plots drawn"
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
@@ -161,8 +167,6 @@ def test_notebook_plots_the_versions_of_a_dataset_that_has_them(tmp_path, monkey
     """The fixture's artifacts and versions (report_fixtures.py), with snapshot history that must
     not count, at the fixture's report time and cleanup age."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
     database = tmp_path / "versions.duckdb"
     retired = [{**row, "size_bytes": 10 * TB, "downloads_count": 0} for row in VERSIONS]
@@ -177,21 +181,7 @@ def test_notebook_plots_the_versions_of_a_dataset_that_has_them(tmp_path, monkey
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PLOT_DATA))
-    client = NotebookClient(
-        notebook,
-        kernel_name=venv_kernel,
-        timeout=300,
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"a notebook cell failed:\n{error}", pytrace=False)
-
-    outputs = [
-        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
-    ]
-    assert [o for o in outputs if o.output_type == "error"] == []
+    outputs = execute(notebook, venv_kernel)
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "16 versions of 8 artifacts hold 1.01TB\n" in text
     assert "3 versions (1.00TB) with an unknown modification time are not on the chart\n" in text
