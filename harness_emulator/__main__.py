@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from .scenarios import build_dataset
+from .scenarios import DEFAULT_BENCH_DEEP_VERSIONS, build_dataset
 from .server import EmulatorServer, loopback_host
 from .state import DEFAULT_API_KEY, EmulatorState
 
@@ -34,6 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="versions of every bench artifact (default: 1-4 each)",
+    )
+    parser.add_argument(
+        "--bench-deep-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="one bench artifact in N has many versions, over several pages (0: none)",
+    )
+    parser.add_argument(
+        "--bench-deep-versions",
+        type=int,
+        default=DEFAULT_BENCH_DEEP_VERSIONS,
+        metavar="N",
+        help="the most versions of a deep bench artifact: it has N/4, N/2, 3N/4 or N, in turn",
     )
     parser.add_argument(
         "--bench-zero-time",
@@ -64,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_artifacts=args.bench_artifacts,
             bench_versions=args.bench_versions,
             bench_zero_time=args.bench_zero_time,
+            bench_deep_every=args.bench_deep_every,
+            bench_deep_versions=args.bench_deep_versions,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -45,6 +45,8 @@ class EmulatorProcess:
         bench_artifacts: int | None = None,
         bench_versions: int | None = None,
         bench_zero_time: bool = False,
+        bench_deep_every: int | None = None,
+        bench_deep_versions: int | None = None,
         latency_ms: float | None = None,
         rate_limit_per_minute: int | None = None,
         startup_timeout: float = 15.0,
@@ -60,6 +62,8 @@ class EmulatorProcess:
             "--bench-registries": bench_registries,
             "--bench-artifacts": bench_artifacts,
             "--bench-versions": bench_versions,
+            "--bench-deep-every": bench_deep_every,
+            "--bench-deep-versions": bench_deep_versions,
             "--latency-ms": latency_ms,
             "--rate-limit-per-minute": rate_limit_per_minute,
         }

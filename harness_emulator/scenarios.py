@@ -175,6 +175,8 @@ DEFAULT_SPACES = (
 BENCH_PACKAGE_TYPES = ("DOCKER", "PYTHON", "HELM", "NPM", "GENERIC", "MAVEN", "CONDA", "NUGET")
 BENCH_VERSIONS = tuple(f"1.{minor}.{patch}" for minor in range(4) for patch in range(10))
 BENCH_LABELS: tuple[tuple[str, ...] | None, ...] = (None, (), ("bench",), ("bench", "hot"))
+# The most versions a deep bench artifact has (see `build_bench`'s `deep_every`).
+DEFAULT_BENCH_DEEP_VERSIONS = 200
 
 
 def build_dataset(
@@ -185,6 +187,8 @@ def build_dataset(
     bench_artifacts: int = 8000,
     bench_versions: int | None = None,
     bench_zero_time: bool = False,
+    bench_deep_every: int = 0,
+    bench_deep_versions: int = DEFAULT_BENCH_DEEP_VERSIONS,
     anchor_ms: int | None = None,
 ) -> Dataset:
     """Build the named scenario; seeded times end before `anchor_ms` (default: today, 00:00 UTC)."""
@@ -197,6 +201,8 @@ def build_dataset(
             artifacts=bench_artifacts,
             versions=bench_versions,
             zero_time=bench_zero_time,
+            deep_every=bench_deep_every,
+            deep_versions=bench_deep_versions,
             anchor_ms=anchor_ms,
         )
     raise ValueError(f"unknown scenario: {scenario!r} (expected 'default' or 'bench')")
@@ -511,6 +517,8 @@ def build_bench(
     artifacts: int = 8000,
     versions: int | None = None,
     zero_time: bool = False,
+    deep_every: int = 0,
+    deep_versions: int = DEFAULT_BENCH_DEEP_VERSIONS,
     anchor_ms: int | None = None,
     resident_artifacts: int = BENCH_RESIDENT_ARTIFACTS,
 ) -> Dataset:
@@ -522,16 +530,22 @@ def build_bench(
     second and a few tens of MiB. Every artifact has `versions` versions (default: 1 to 4),
     generated only when first read (`Dataset.versions_of`). With `zero_time` every artifact's
     lastModified is Go's zero time, as the open-source server can report.
+
+    With `deep_every` N > 0, one artifact in N (the N-th, the 2N-th...) has many versions
+    instead, so that its version list spans several pages: a quarter, a half, three quarters
+    or all of `deep_versions`, in turn (50, 100, 150, 200 by default: 1 to 4 pages of 50).
     """
     if registries < 1 or artifacts < 0:
         raise ValueError("bench needs at least one registry and a non-negative artifact count")
     if versions is not None and versions < 1:
         raise ValueError("bench artifacts need at least one version each")
+    if deep_every < 0 or deep_versions < 1:
+        raise ValueError("bench deep versions need a non-negative stride and at least 1 version")
     dataset = Dataset(seed, anchor_ms)
     dataset.add_space("bench")
     calendar = SeedCalendar(dataset.anchor_ms)
     rng = random.Random(f"{seed}:bench")
-    generator = BenchGenerator(dataset, calendar, versions, zero_time)
+    generator = BenchGenerator(dataset, calendar, versions, zero_time, deep_every, deep_versions)
     lazy = LazyArtifacts(generator.artifacts, generator.figures, resident_artifacts)
     per_registry, remainder = divmod(artifacts, registries)
     first_aid = dataset.reserve_artifact_ids(artifacts)
@@ -571,11 +585,15 @@ class BenchGenerator:
         calendar: SeedCalendar,
         versions: int | None,
         zero_time: bool,
+        deep_every: int = 0,
+        deep_versions: int = DEFAULT_BENCH_DEEP_VERSIONS,
     ) -> None:
         self._dataset = dataset
         self._calendar = calendar
         self._versions = versions
         self._zero_time = zero_time
+        self._deep_every = deep_every
+        self._deep_versions = deep_versions
         self._plans: dict[str, BenchPlan] = {}
         self._figures: dict[str, tuple[int, int]] = {}
 
@@ -595,6 +613,14 @@ class BenchGenerator:
             downloads = sum(self._downloads(plan, i) for i in range(plan.count))
             figures = self._figures[registry.path] = (plan.count, downloads)
         return figures
+
+    def _deep_count(self, i: int) -> int | None:
+        """The version count of artifact `i` if it is a deep one: a quarter to all of
+        `deep_versions`, in turn (arithmetic, so that no other drawn value shifts)."""
+        every = self._deep_every
+        if not every or (i + 1) % every:
+            return None
+        return max(1, self._deep_versions * (1 + (i // every) % 4) // 4)
 
     def artifacts(self, registry: Registry) -> list[Artifact]:
         plan = self._plans[registry.path]
@@ -621,7 +647,7 @@ class BenchGenerator:
                     latest_version=BENCH_VERSIONS[i % len(BENCH_VERSIONS)],
                     last_modified_ms=GO_ZERO_TIME_MS if zero_time else last_modified_ms,
                     # Drawn even when fixed, so that a fixed count changes nothing else.
-                    version_count=versions or drawn_versions,
+                    version_count=self._deep_count(i) or versions or drawn_versions,
                     downloads=self._downloads(plan, i),
                     quarantined=i % 53 == 0,
                     labels=BENCH_LABELS[i % len(BENCH_LABELS)],

@@ -707,3 +707,23 @@ def test_bench_generates_versions_on_demand_with_an_optional_count() -> None:
             assert max(int(r["lastModified"]) for r in rows) == int(row["lastModified"])
         python = bench.dataset(registry="bench/reg-001-python")["registries"][0]
         assert python["itemCount"] == 13 * 20
+
+
+def test_bench_deep_artifacts_have_versions_over_several_pages() -> None:
+    with EmulatorProcess(
+        scenario="bench",
+        bench_registries=1,
+        bench_artifacts=40,
+        bench_deep_every=5,
+        bench_deep_versions=40,
+    ) as bench:
+        ref = "bench/reg-000-docker"
+        truth = bench.dataset(versions=True)
+        counts = [len(entry["versions"]) for entry in truth["versions"][ref]]
+        # The 5th, 10th... artifact: a quarter, a half, three quarters, all of 40, in turn.
+        assert [counts[i] for i in range(4, 40, 5)] == [10, 20, 30, 40, 10, 20, 30, 40]
+        assert all(1 <= count <= 4 for i, count in enumerate(counts) if (i + 1) % 5)
+        deepest = truth["artifacts"][ref][19]["name"]
+        data = list_versions(bench, ref, deepest, page=0, size=10)
+        assert (data["itemCount"], data["pageCount"]) == (40, 4)
+        assert len(unique(scan_versions(bench, ref, deepest))) == 40
