@@ -5,7 +5,8 @@ latency and rate limit, then runs each side in a fresh subprocess (`bench.run_on
 emulator, one after the other, each with a fresh DuckDB file and pipelines dir. It prints wall time,
 requests, 429s, rows, rows/s and peak RSS per side, the ratios, PASS/MISS per target (exit code 0
 either way: this is a benchmark, not a test), and writes everything to bench/results/latest.json.
-The `scale` scenario (project only, registries found through a space) lives in `bench.scale`.
+The `scale` scenario (project only, registries found through a space) lives in `bench.scale`,
+the `versions` scenario (a versions backfill against latency, then reruns) in `bench.versions`.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import scale as scale_bench
+from bench import versions as versions_bench
+from bench.census import ARTIFACTS_PREFIX, ARTIFACTS_SUFFIX, page_census
 from harness_emulator import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.json"
 SIDES = ("project", "anchor")
-ARTIFACTS_PREFIX = "/har/api/v1/registry/"
-ARTIFACTS_SUFFIX = "/+/artifacts"
 CHILD_TIMEOUT_S = 900
 PROBE_REQUESTS = 5
 _WARNED: dict[str, bool] = {}
@@ -187,34 +188,6 @@ def machine_line(info: dict[str, Any]) -> str:
 
 
 # -- running one side ---------------------------------------------------------------------------
-
-
-def registry_of(path: str) -> str | None:
-    if path.startswith(ARTIFACTS_PREFIX) and path.endswith(ARTIFACTS_SUFFIX):
-        return path[len(ARTIFACTS_PREFIX) : -len(ARTIFACTS_SUFFIX)]
-    return None
-
-
-def page_census(
-    log: list[dict[str, Any]], data_pages: dict[str, int], page_size: int
-) -> dict[str, int]:
-    """Splits the answered artifact requests into pages with rows and pages past the end."""
-    empty = 0
-    with_rows = 0
-    for entry in log:
-        ref = registry_of(entry["path"])
-        if ref is None or entry["status"] != 200:
-            continue
-        query = entry.get("query") or {}
-        try:
-            page = int(query.get("page", ["0"])[0])
-        except ValueError:
-            continue
-        if page >= data_pages.get(ref, 0):
-            empty += 1
-        else:
-            with_rows += 1
-    return {"pages_with_rows": with_rows, "empty_pages": empty}
 
 
 def run_side(
@@ -558,7 +531,9 @@ def print_findings(blocks: list[dict[str, Any]]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--scenario", choices=("latency", "rate", "memory", "scale", "all"), default="all"
+        "--scenario",
+        choices=("latency", "rate", "memory", "scale", "versions", "all"),
+        default="all",
     )
     parser.add_argument("--registries", type=int, help="registries (every chosen scenario)")
     parser.add_argument(
@@ -566,7 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="artifacts (every chosen scenario; memory also runs a tenth of it)",
     )
-    parser.add_argument("--latency-ms", type=float, help="latency scenario's latency (100)")
+    parser.add_argument(
+        "--latency-ms", type=float, help="latency and versions scenarios' latency (100)"
+    )
     parser.add_argument("--rate", type=int, default=600, help="rate scenario's server limit/min")
     parser.add_argument(
         "--client-rate", type=float, help="rate scenario's project client limit/min (= --rate)"
@@ -594,6 +571,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="modes of the zero-time variant, comma-separated; empty to skip it",
     )
     scale.add_argument("--scale-page-size", type=int, default=scale_bench.DEFAULT_PAGE_SIZE)
+    versions = parser.add_argument_group(
+        "versions scenario",
+        "project (first run, quiet rerun, rerun after changes) and anchor (first run); "
+        f"--artifacts and --registries default to {versions_bench.DEFAULT_ARTIFACTS:,} and "
+        f"{versions_bench.DEFAULT_REGISTRIES} there",
+    )
+    versions.add_argument(
+        "--versions-deep-every",
+        type=int,
+        default=versions_bench.DEFAULT_DEEP_EVERY,
+        help="one artifact in N has versions over several pages (0: none)",
+    )
+    versions.add_argument(
+        "--versions-deep-versions",
+        type=int,
+        default=versions_bench.DEFAULT_DEEP_VERSIONS,
+        help="the most versions of such an artifact (it has N/4, N/2, 3N/4 or N)",
+    )
+    versions.add_argument(
+        "--versions-changed",
+        type=int,
+        default=versions_bench.DEFAULT_CHANGED,
+        help="artifacts that gain a version before the last rerun (0: no such rerun)",
+    )
     scale.add_argument(
         "--profile-dir",
         type=Path,
@@ -611,20 +612,32 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sides takes {','.join(SIDES)}, got {args.sides!r}")
     machine = machine_info()
     print(f"machine: {machine_line(machine)}")
-    scenarios = build_scenarios(args) if args.scenario != "scale" else []
+    scenarios = build_scenarios(args) if args.scenario not in ("scale", "versions") else []
+    versions_cases = (
+        [versions_bench.build_case(args, sides)] if args.scenario in ("versions", "all") else []
+    )
     scale_cases = scale_bench.build_cases(args) if args.scenario in ("scale", "all") else []
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     blocks = [run_scenario(scenario, sides) for scenario in scenarios]
+    versions_blocks = [versions_bench.run_case(case, run_child) for case in versions_cases]
     scale_blocks = [scale_bench.run_case(case, run_child, args.profile_dir) for case in scale_cases]
     if blocks:
         print_table(blocks)
+    if versions_blocks:
+        versions_bench.print_table(versions_blocks)
     if scale_blocks:
         scale_bench.print_table(scale_blocks)
-    targets = evaluate(blocks) + scale_bench.evaluate(scale_blocks)
+    targets = (
+        evaluate(blocks)
+        + versions_bench.evaluate(versions_blocks)
+        + scale_bench.evaluate(scale_blocks)
+    )
     if blocks:
         print_findings(blocks)
+    if versions_blocks:
+        versions_bench.print_findings(versions_blocks)
     if scale_blocks:
         scale_bench.print_findings(scale_blocks)
     print("\ntargets:")
@@ -638,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine_line": machine_line(machine),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "total_s": round(total, 1),
-        "scenarios": blocks + scale_blocks,
+        "scenarios": blocks + versions_blocks + scale_blocks,
         "targets": targets,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
     python -m bench.run_one --side project|anchor --base-url URL --api-key KEY \
         --registry REF [--registry REF ...] --workdir DIR [--page-size 50] [--concurrency 4] \
-        [--requests-per-minute 0] [--space REF] [--mode incremental|snapshot] \
+        [--requests-per-minute 0] [--space REF] [--mode incremental|snapshot] [--versions] \
         [--profile-memory FILE] [--profile-time FILE]
 
 The parent (`python -m bench`) starts it in a fresh process, so the peak RSS read at the end
@@ -18,7 +18,9 @@ Sides:
   as the CLI loads it (in `parquet` for DuckDB).
 - `anchor`: what a dlt user would write instead: dlt's declarative `rest_api` source with its stock
   `PageNumberPaginator`, one resource per registry into one `artifacts` table, merged on the natural
-  key (`registry_ref`, `name`), loaded with dlt's default file format for DuckDB.
+  key (`registry_ref`, `name`), loaded with dlt's default file format for DuckDB. With
+  `--versions`, also one child resource per registry that reads each artifact's versions
+  (`{artifact}` resolved from the parent's rows) into one `artifact_versions` table.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from typing import Any
 
 DATASET = "harness_registry"
 TABLE = "artifacts"
+VERSIONS_TABLE = "artifact_versions"
 ARTIFACTS_PATH = "/har/api/v1/registry/{ref}/+/artifacts"
+VERSIONS_PATH = "/har/api/v1/registry/{ref}/+/artifact/{{artifact}}/+/versions"
 
 
 def peak_rss_kib() -> int:
@@ -68,6 +72,7 @@ def project_side(args: argparse.Namespace, pipeline: Any) -> tuple[str | None, d
         "page_size": args.page_size,
         "concurrency": args.concurrency,
         "requests_per_minute": args.requests_per_minute,
+        "versions": args.versions,
     }
     report, _info = load_source(pipeline, options)
     figures = {
@@ -78,6 +83,11 @@ def project_side(args: argparse.Namespace, pipeline: Any) -> tuple[str | None, d
         "registries_read": len(report.registries),
         "registry_failures": {r.ref: r.error for r in report.failures},
         "wasted_requests": sum(r.wasted_requests for r in report.registries.values()),
+        "versions_requested": report.versions_requested,
+        "client_version_requests": report.version_requests,
+        "reported_version_rows": report.version_rows,
+        "versions_failed": report.versions_failed,
+        "versions_estimate_s": report.versions_estimate_seconds,
     }
     return loader_file_format(pipeline.destination.destination_name), figures
 
@@ -93,7 +103,7 @@ def anchor_config(args: argparse.Namespace) -> dict[str, Any]:
 
         return add_registry_ref
 
-    return {
+    config: dict[str, Any] = {
         "client": {
             "base_url": args.base_url,
             "auth": {
@@ -124,6 +134,64 @@ def anchor_config(args: argparse.Namespace) -> dict[str, Any]:
             for ref in args.registry
         ],
     }
+    if args.versions:
+        add_versions_resources(config, args)
+    return config
+
+
+def add_versions_resources(config: dict[str, Any], args: argparse.Namespace) -> None:
+    """What a dlt user would add to read every artifact's versions: a child resource per
+    registry whose path resolves `{artifact}` from its parent's rows, with the same stock
+    paginator, merged on (`registry_ref`, `artifact_name`, `name`).
+
+    Both levels are `parallelized`: without it dlt reads the child's lists one after the
+    other, one request at a time. The artifact name goes into the path URL-encoded (a Docker
+    name holds a `/`), and rest_api puts a resolved value in the path as it is, so the parent
+    rows carry an encoded copy (`name_in_path`, a column of `artifacts` too).
+    """
+    from urllib.parse import quote
+
+    def with_name_in_path(row: dict[str, Any]) -> dict[str, Any]:
+        row["name_in_path"] = quote(str(row["name"]), safe="")
+        return row
+
+    def tag_version_with(ref: str, parent: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def add_keys(row: dict[str, Any]) -> dict[str, Any]:
+            row["registry_ref"] = ref
+            row["artifact_name"] = row.pop(f"_{parent}_name")
+            return row
+
+        return add_keys
+
+    for parent_resource in list(config["resources"]):
+        parent_resource["processing_steps"].append({"map": with_name_in_path})
+        parent_resource["parallelized"] = True
+    for ref in args.registry:
+        parent = resource_name(ref)
+        config["resources"].append(
+            {
+                "name": f"{parent}_versions",
+                "table_name": VERSIONS_TABLE,
+                "primary_key": ["registry_ref", "artifact_name", "name"],
+                "parallelized": True,
+                "endpoint": {
+                    "path": VERSIONS_PATH.format(ref=ref),
+                    "params": {
+                        "artifact": {
+                            "type": "resolve",
+                            "resource": parent,
+                            "field": "name_in_path",
+                        },
+                        "size": args.page_size,
+                        "sort_field": "name",
+                        "sort_order": "ASC",
+                    },
+                    "data_selector": "data.artifactVersions",
+                },
+                "include_from_parent": ["name"],
+                "processing_steps": [{"map": tag_version_with(ref, parent)}],
+            }
+        )
 
 
 def anchor_side(args: argparse.Namespace, pipeline: Any) -> tuple[str | None, dict[str, Any]]:
@@ -169,7 +237,7 @@ def count_rows(db_path: Path) -> dict[str, int]:
                 [DATASET],
             ).fetchall()
         }
-        for table in (TABLE, f"{TABLE}__labels"):
+        for table in (TABLE, f"{TABLE}__labels", VERSIONS_TABLE):
             if table in tables:
                 (count,) = connection.execute(
                     f'select count(*) from {DATASET}."{table}"'
@@ -421,6 +489,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["rows"] = counts.get(TABLE, 0)
     result["current_rows"] = counts.get("current", result["rows"])
     result["label_rows"] = counts.get(f"{TABLE}__labels", 0)
+    result["version_rows"] = counts.get(VERSIONS_TABLE, 0)
     if args.side == "project":
         result["state"] = state_figures(pipeline, db_path)
     return result
@@ -436,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--space", action="append", metavar="REF", help="project side: registries found here"
     )
     parser.add_argument("--mode", choices=("incremental", "snapshot"), default="incremental")
+    parser.add_argument(
+        "--versions", action="store_true", help="also read every artifact's versions"
+    )
     parser.add_argument(
         "--workdir", required=True, help="DuckDB file and pipelines dir; reuse it for a rerun"
     )
