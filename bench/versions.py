@@ -112,21 +112,26 @@ class GroundTruth:
         self.data_pages = {
             r["path"]: math.ceil(r["artifactCount"] / page_size) for r in self.registries
         }
-        types = {r["path"]: r["packageType"] for r in self.registries}
+        self.listed = {r["path"]: r["packageType"] in MAPPED_PACKAGE_TYPES for r in self.registries}
         self.version_counts: dict[ArtifactKey, int] = {}
         self.version_rows = 0
         for ref, entries in truth["versions"].items():
             for entry in entries:
                 count = len(entry["versions"])
                 self.version_counts[(ref, entry["name"])] = count
-                if types[ref] in MAPPED_PACKAGE_TYPES:
+                if self.listed[ref]:
                     self.version_rows += count
         self.artifacts = sum(r["artifactCount"] for r in self.registries)
 
     def ideal_pages(self, keys: list[ArtifactKey] | None = None) -> dict[ArtifactKey, int]:
-        """Per artifact, the requests its version list needs: one per page, at least one."""
+        """Per artifact, the requests its version list needs: one per page, at least one. Where
+        the server lists no version rows (CONDA), the first page is empty and ends the list,
+        whatever `itemCount` says."""
         chosen = self.version_counts if keys is None else {k: self.version_counts[k] for k in keys}
-        return {key: max(1, math.ceil(count / self.page_size)) for key, count in chosen.items()}
+        return {
+            key: max(1, math.ceil(count / self.page_size)) if self.listed[key[0]] else 1
+            for key, count in chosen.items()
+        }
 
     def multi_page_artifacts(self) -> int:
         return sum(1 for pages in self.ideal_pages().values() if pages > 1)
