@@ -38,8 +38,14 @@ TEST_RUNTIME_ENV = {
 @pytest.fixture(autouse=True)
 def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's ~/.dlt, secrets or other tests' pipelines."""
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("HARNESS_REGISTRY_LOCK_DIR", str(tmp_path / "locks"))
+    isolate_dlt(tmp_path, monkeypatch)
+
+
+def isolate_dlt(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt's pipelines and the run locks in `folder`, the test settings, no developer's settings;
+    for a fixture of a wider scope than a test's, which the autouse fixture has not isolated yet."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(folder / "dlt_data"))
+    monkeypatch.setenv("HARNESS_REGISTRY_LOCK_DIR", str(folder / "locks"))
     for key, value in TEST_RUNTIME_ENV.items():
         monkeypatch.setenv(key, value)
     for key in list(os.environ):
