@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import traceback
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -181,9 +182,19 @@ def run_source(
 
 def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple[Any, ...]]:
     """Runs SQL on the pipeline's DuckDB file; `{ds}` stands for the dataset name."""
-    credentials = pipeline.destination_client().config.credentials
-    with duckdb.connect(credentials.database, read_only=True) as db:
+    with duckdb.connect(duckdb_file(pipeline), read_only=True) as db:
         return db.sql(sql.format(ds=pipeline.dataset_name)).fetchall()
+
+
+# The DuckDB file of each pipeline a test queried: a test's pipeline keeps its destination, and
+# asking dlt for it resolves the destination's whole configuration again (~0.1 s of CPU).
+_DUCKDB_FILES: weakref.WeakKeyDictionary[dlt.Pipeline, str] = weakref.WeakKeyDictionary()
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str:
+    if pipeline not in _DUCKDB_FILES:
+        _DUCKDB_FILES[pipeline] = pipeline.destination_client().config.credentials.database
+    return _DUCKDB_FILES[pipeline]
 
 
 def loaded_artifacts(pipeline: dlt.Pipeline) -> dict[tuple[str, str, str], dict[str, Any]]:
