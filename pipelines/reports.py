@@ -112,19 +112,36 @@ class ReportQuery:
         return reads_versions(self.statement)
 
 
-def load_report_queries(directory: Path = REPORTS_DIR) -> list[ReportQuery]:
-    """Every `NN_name.sql` in `directory`, in the order of NN."""
-    queries = [ReportQuery.from_file(path) for path in directory.glob("*.sql")]
-    queries.sort(key=lambda query: (int(query.path.name.split("_", 1)[0]), query.path.name))
-    names = [query.name for query in queries]
+def report_files(directory: Path = REPORTS_DIR) -> dict[str, Path]:
+    """Every `NN_name.sql` in `directory` by report name, in the order of NN; the SQL is not read.
+
+    Raises:
+        ValueError: a file not named NN_name.sql, or several files for one report.
+    """
+    paths = sorted(directory.glob("*.sql"), key=lambda path: (_file_number(path), path.name))
+    names = [_FILE_NAME.match(path.name).group(2) for path in paths]  # type: ignore[union-attr]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"{directory}: several files for report {', '.join(duplicates)}")
-    return queries
+    return dict(zip(names, paths, strict=True))
+
+
+def _file_number(path: Path) -> int:
+    match = _FILE_NAME.match(path.name)
+    if not match:
+        raise ValueError(f"{path}: report files are named NN_name.sql (lowercase)")
+    return int(match.group(1))
+
+
+def load_report_queries(directory: Path = REPORTS_DIR) -> list[ReportQuery]:
+    """Every `NN_name.sql` in `directory`, read and checked, in the order of NN."""
+    return [ReportQuery.from_file(path) for path in report_files(directory).values()]
 
 
 def report_names(directory: Path = REPORTS_DIR) -> list[str]:
-    return [query.name for query in load_report_queries(directory)]
+    """The reports' names, from their file names alone: `--help` and the parser's choices need no
+    SQL parsed."""
+    return list(report_files(directory))
 
 
 @dataclass

@@ -14,6 +14,7 @@ Two engines: `DuckDBEngine` over a `duckdb` connection (the notebook, the demo, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,7 +58,12 @@ class Statement:
         return statement
 
     def expression(self) -> exp.Expression:
-        """The statement's syntax tree (a new one each time, free to change)."""
+        """The statement's syntax tree (a new copy each time, free to change)."""
+        return self._parsed.copy()
+
+    @functools.cached_property
+    def _parsed(self) -> exp.Expression:
+        # parsed once: a report is checked, inspected and rendered, and parsing costs ten copies
         try:
             statements = [s for s in sqlglot.parse(self.text, read=READ_DIALECT) if s is not None]
         except sqlglot.errors.ParseError as error:

@@ -1,9 +1,14 @@
 """Shared fixtures: a real emulator process in a clean state for each test, isolated dlt
 pipelines, and helpers that run the source or the CLI against it."""
 
+import contextlib
+import io
+import logging
 import os
 import subprocess
 import sys
+import traceback
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -34,8 +39,14 @@ TEST_RUNTIME_ENV = {
 @pytest.fixture(autouse=True)
 def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's ~/.dlt, secrets or other tests' pipelines."""
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("HARNESS_REGISTRY_LOCK_DIR", str(tmp_path / "locks"))
+    isolate_dlt(tmp_path, monkeypatch)
+
+
+def isolate_dlt(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt's pipelines and the run locks in `folder`, the test settings, no developer's settings;
+    for a fixture of a wider scope than a test's, which the autouse fixture has not isolated yet."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(folder / "dlt_data"))
+    monkeypatch.setenv("HARNESS_REGISTRY_LOCK_DIR", str(folder / "locks"))
     for key, value in TEST_RUNTIME_ENV.items():
         monkeypatch.setenv(key, value)
     for key in list(os.environ):
@@ -171,9 +182,19 @@ def run_source(
 
 def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple[Any, ...]]:
     """Runs SQL on the pipeline's DuckDB file; `{ds}` stands for the dataset name."""
-    credentials = pipeline.destination_client().config.credentials
-    with duckdb.connect(credentials.database, read_only=True) as db:
+    with duckdb.connect(duckdb_file(pipeline), read_only=True) as db:
         return db.sql(sql.format(ds=pipeline.dataset_name)).fetchall()
+
+
+# The DuckDB file of each pipeline a test queried: a test's pipeline keeps its destination, and
+# asking dlt for it resolves the destination's whole configuration again (~0.1 s of CPU).
+_DUCKDB_FILES: weakref.WeakKeyDictionary[dlt.Pipeline, str] = weakref.WeakKeyDictionary()
+
+
+def duckdb_file(pipeline: dlt.Pipeline) -> str:
+    if pipeline not in _DUCKDB_FILES:
+        _DUCKDB_FILES[pipeline] = pipeline.destination_client().config.credentials.database
+    return _DUCKDB_FILES[pipeline]
 
 
 def loaded_artifacts(pipeline: dlt.Pipeline) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -271,6 +292,103 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def call_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO_ROOT, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Runs the CLI's `main(args)` in this process as `run_cli` runs it in a new one: the test's
+    environment plus `env`, from `cwd` (dlt's settings read from its `.dlt/`), standard input
+    `stdin`, and standard output and error captured, the logs included. Everything `main` may
+    change (the environment, the working directory, logging, dlt's settings) is put back after.
+
+    A new Python process costs ~1.5 s of CPU before the CLI does anything; tests of what the CLI
+    says and does (messages, exit codes, summaries, help) call it here. Tests whose subject is the
+    process itself (a command as pasted, signals, the lock between processes, the console script,
+    the key kept out of a real process's output) keep `run_cli`.
+    """
+    from harness_registry_pipelines.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        _cli_process_state([str(CLI), *args], env or {}, cwd, stderr),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        _replaced_stdin(io.StringIO(stdin)),
+    ):
+        try:
+            code = main(list(args))
+        except SystemExit as leaving:  # argparse's --help and usage errors
+            code = _exit_status(leaving.code)
+        except BaseException:  # as the interpreter reports an uncaught error (--verbose)
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(
+        [sys.executable, str(CLI), *args], code, stdout.getvalue(), stderr.getvalue()
+    )
+
+
+def _exit_status(code: object) -> int:
+    """The process exit status `sys.exit(code)` gives, printing a message as Python does."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+@contextlib.contextmanager
+def _replaced_stdin(stream: io.StringIO) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = stream
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+@contextlib.contextmanager
+def _cli_process_state(
+    argv: list[str], env: dict[str, str], cwd: Path, stderr: io.StringIO
+) -> Iterator[None]:
+    """The environment, working directory, dlt settings and log handlers of a new CLI process,
+    restored afterwards so that the next test sees this process as it was."""
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved_argv = sys.argv
+    root = logging.getLogger()
+    root_handlers, root_level = root.handlers[:], root.level
+    urllib3_level = logging.getLogger("urllib3").level
+    dlt_handlers: list[logging.StreamHandler] = []
+    dlt_streams: list[Any] = []
+    try:
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.argv = argv  # argparse names the program after argv[0]
+        dlt.current.run_context().reload()  # dlt's settings as a process in `cwd` reads them
+        root.handlers = []  # the CLI's logging.basicConfig adds its handler, on this stderr
+        # dlt logs through a handler of its own, made once per process: onto this stderr too
+        dlt_handlers = [
+            h for h in logging.getLogger("dlt").handlers if isinstance(h, logging.StreamHandler)
+        ]
+        dlt_streams = [handler.setStream(stderr) for handler in dlt_handlers]
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers, root.level = root_handlers, root_level
+        logging.getLogger("urllib3").setLevel(urllib3_level)
+        for handler, stream in zip(dlt_handlers, dlt_streams, strict=True):
+            handler.setStream(stream)
+        sys.argv = saved_argv
+        for key in set(os.environ) - set(saved_env):
+            del os.environ[key]
+        for key, value in saved_env.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+        os.chdir(saved_cwd)
+        dlt.current.run_context().reload()
 
 
 def cli_env(emulator, tmp_path: Path, api_key: str | None = None) -> dict[str, str]:

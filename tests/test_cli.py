@@ -1,18 +1,26 @@
 """The CLI as cron runs it: exit codes, one-line errors without tracebacks, the summary, the key kept
-out of every output."""
+out of every output. Through the CLI's `main` in this process, but for the run lock, which is held
+by this process against a CLI process."""
 
 import threading
 
 import duckdb
 import pytest
 
-from conftest import artifact_requests, cli_env, readable_registries, registry_args, run_cli
+from conftest import (
+    artifact_requests,
+    call_cli,
+    cli_env,
+    readable_registries,
+    registry_args,
+    run_cli,
+)
 from harness_registry_pipelines.runlock import RunLock
 
 
 def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):
     refs = readable_registries(emulator)
-    result = run_cli(
+    result = call_cli(
         "run", *registry_args(refs), "--page-size", "9", env=cli_env(emulator, tmp_path)
     )
     assert result.returncode == 0, result.stderr
@@ -35,15 +43,15 @@ def test_run_loads_prints_summary_and_exits_zero(emulator, tmp_path):
 def test_second_run_loads_zero_rows(emulator, tmp_path):
     refs = readable_registries(emulator)[:3]
     env = cli_env(emulator, tmp_path)
-    assert run_cli("run", *registry_args(refs), env=env).returncode == 0
-    second = run_cli("run", *registry_args(refs), env=env)
+    assert call_cli("run", *registry_args(refs), env=env).returncode == 0
+    second = call_cli("run", *registry_args(refs), env=env)
     assert second.returncode == 0
     assert second.stdout.startswith("0 artifact rows loaded from 3 registries")
 
 
 def test_refused_key_is_named_without_echoing_it_or_a_traceback(emulator, tmp_path):
     key = "pat.wrong-key-7f3a9c"
-    result = run_cli(
+    result = call_cli(
         "run", "--registry", "acme/shared-docker", env=cli_env(emulator, tmp_path, key)
     )
     assert result.returncode == 1
@@ -56,7 +64,7 @@ def test_refused_key_is_named_without_echoing_it_or_a_traceback(emulator, tmp_pa
 def test_missing_key_is_a_config_error(emulator, tmp_path):
     env = cli_env(emulator, tmp_path)
     del env["SOURCES__HARNESS_REGISTRY__API_KEY"]
-    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    result = call_cli("run", "--registry", "acme/shared-docker", env=env)
     assert result.returncode == 2
     assert "no API key" in result.stderr
     assert "SOURCES__HARNESS_REGISTRY__API_KEY" in result.stderr
@@ -66,7 +74,7 @@ def test_missing_key_is_a_config_error(emulator, tmp_path):
 def test_unknown_and_forbidden_registries_are_named_others_still_load(emulator, tmp_path):
     forbidden = next(r["path"] for r in emulator.dataset()["registries"] if r.get("forbidden"))
     good = readable_registries(emulator)[0]
-    result = run_cli(
+    result = call_cli(
         "run",
         *registry_args([good, "acme/no-such-registry", forbidden]),
         env=cli_env(emulator, tmp_path),
@@ -85,7 +93,7 @@ def test_unknown_and_forbidden_registries_are_named_others_still_load(emulator, 
 
 def test_deleted_registry_is_named_and_not_retried(emulator, tmp_path):
     deleted = next(r["path"] for r in emulator.dataset()["registries"] if r.get("deleted"))
-    result = run_cli("run", "--registry", deleted, env=cli_env(emulator, tmp_path))
+    result = call_cli("run", "--registry", deleted, env=cli_env(emulator, tmp_path))
     assert result.returncode == 1  # the only registry named: nothing could be read, the run failed
     assert "the registry is deleted or unavailable (500: Failed to find repo" in result.stdout
     assert len(emulator.requests_log()) == 1
@@ -102,7 +110,7 @@ def test_deleted_registry_is_named_and_not_retried(emulator, tmp_path):
     ],
 )
 def test_bad_input_exits_2_before_any_request(emulator, tmp_path, args, message):
-    result = run_cli("run", *args, env=cli_env(emulator, tmp_path))
+    result = call_cli("run", *args, env=cli_env(emulator, tmp_path))
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stderr.startswith("error: configuration: ")
@@ -113,7 +121,7 @@ def test_bad_input_exits_2_before_any_request(emulator, tmp_path, args, message)
 def test_wrong_base_url_path_names_the_base_url(emulator, tmp_path):
     env = cli_env(emulator, tmp_path)
     env["SOURCES__HARNESS_REGISTRY__BASE_URL"] = emulator.base_url + "/wrong-prefix"
-    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    result = call_cli("run", "--registry", "acme/shared-docker", env=env)
     assert result.returncode == 1
     assert "has no Harness Artifact Registry API" in result.stderr
     assert "check base_url" in result.stderr
@@ -122,7 +130,7 @@ def test_wrong_base_url_path_names_the_base_url(emulator, tmp_path):
 def test_unreachable_server_is_one_line(tmp_path, emulator):
     env = cli_env(emulator, tmp_path)
     env["SOURCES__HARNESS_REGISTRY__BASE_URL"] = "http://127.0.0.1:9"
-    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    result = call_cli("run", "--registry", "acme/shared-docker", env=env)
     assert result.returncode == 1
     # retries are logged on the way; the error is the last line, and the only one saying "error"
     lines = result.stderr.strip().splitlines()
@@ -142,7 +150,7 @@ def test_unreachable_server_is_one_line(tmp_path, emulator):
     ids=["before-the-command", "after-the-command"],
 )
 def test_verbose_shows_the_traceback(emulator, tmp_path, argv):
-    result = run_cli(*argv, env=cli_env(emulator, tmp_path, "bad-key"))
+    result = call_cli(*argv, env=cli_env(emulator, tmp_path, "bad-key"))
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert "bad-key" not in result.stderr + result.stdout
@@ -181,7 +189,7 @@ def test_a_run_that_waited_for_the_lock_says_how_long(emulator, tmp_path):
 def test_a_wrong_type_in_the_config_is_a_config_error(emulator, tmp_path):
     env = cli_env(emulator, tmp_path)
     env["SOURCES__HARNESS_REGISTRY__PAGE_SIZE"] = "ten"
-    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    result = call_cli("run", "--registry", "acme/shared-docker", env=env)
     assert result.returncode == 2
     assert result.stderr == (
         "error: configuration: page_size is not a valid int: fix it in .dlt/config.toml or the "
@@ -208,7 +216,7 @@ def test_settings_come_from_the_project_config_files(emulator, tmp_path):
         f'[sources.harness_registry]\napi_key = "{emulator.api_key}"\n'
     )
     env = {"DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb")}
-    result = run_cli("run", env=env, cwd=project)
+    result = call_cli("run", env=env, cwd=project)
     assert result.returncode == 0, result.stderr
     requests = artifact_requests(emulator, "acme/shared-docker")
     assert requests

@@ -1,11 +1,12 @@
 """`--help` answers the questions a user has: what each flag does and its default, the exit codes,
-where the API key goes, which reports there are. Run as a user runs the CLI, in a subprocess."""
+where the API key goes, which reports there are. The parser is the one the command runs, called in
+this process (tests/test_readme_commands.py runs the installed command itself)."""
 
 import re
 
 import pytest
 
-from conftest import run_cli
+from conftest import call_cli
 from harness_registry.options import OPTIONS
 from harness_registry_pipelines.reports import report_names
 
@@ -40,7 +41,7 @@ def flag_help(help_text: str) -> dict[str, str]:
 
 
 def help_of(*command: str) -> str:
-    result = run_cli(*command, "--help")
+    result = call_cli(*command, "--help")
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -88,6 +89,6 @@ def test_demo_help_names_the_default_file():
 
 
 def test_an_unknown_report_name_is_refused_with_the_names():
-    result = run_cli("report", "--report", "no_such_report")
+    result = call_cli("report", "--report", "no_such_report")
     assert result.returncode == 2
     assert "no_such_report" in result.stderr and report_names()[0] in result.stderr

@@ -1,5 +1,6 @@
-"""A newcomer's mistakes, run as a user runs the CLI against the emulator: each ends with one line
-naming the cause and what to do, and the exit code the README names."""
+"""A newcomer's mistakes, through the CLI's `main` against the emulator: each ends with one line
+naming the cause and what to do, and the exit code the README names. Ctrl-C is sent to a real
+process."""
 
 import json
 import os
@@ -15,11 +16,11 @@ import pytest
 from conftest import (
     CLI,
     REPO_ROOT,
+    call_cli,
     cli_env,
     expected_artifacts,
     readable_registries,
     registry_args,
-    run_cli,
 )
 from harness_registry_pipelines.report_output import display_width
 
@@ -29,7 +30,7 @@ def error_lines(result):
 
 
 def test_an_unknown_destination_exits_2_naming_it_and_the_valid_ones(emulator, tmp_path):
-    result = run_cli(
+    result = call_cli(
         "run", "--registry", "acme/shared-docker", "--destination", "duckdbb",
         env=cli_env(emulator, tmp_path),
     )  # fmt: skip
@@ -40,7 +41,7 @@ def test_an_unknown_destination_exits_2_naming_it_and_the_valid_ones(emulator, t
     )
     assert "duckdb, " in result.stderr and "postgres, " in result.stderr
     assert emulator.requests_log() == []
-    report = run_cli("report", "--destination", "duckdbb", env=cli_env(emulator, tmp_path))
+    report = call_cli("report", "--destination", "duckdbb", env=cli_env(emulator, tmp_path))
     assert report.returncode == 2 and report.stderr == result.stderr
 
 
@@ -57,13 +58,13 @@ def pipeline_state(tmp_path):
 def test_a_failed_command_leaves_the_pipeline_state_alone(emulator, tmp_path, failed):
     env = cli_env(emulator, tmp_path)
     refs = readable_registries(emulator)[:2]
-    assert run_cli("run", *registry_args(refs), env=env).returncode == 0
+    assert call_cli("run", *registry_args(refs), env=env).returncode == 0
     state = pipeline_state(tmp_path)
-    baseline = run_cli("report", "--format", "json", env=env)
+    baseline = call_cli("report", "--format", "json", env=env)
     assert baseline.returncode == 0 and baseline.stderr == ""
 
     args = ["--destination", "postgres"]
-    wrong = run_cli(failed, *(registry_args(refs) if failed == "run" else []), *args, env=env)
+    wrong = call_cli(failed, *(registry_args(refs) if failed == "run" else []), *args, env=env)
     assert wrong.returncode == 2
     assert wrong.stderr == (
         "error: configuration: no credentials for destination postgres: set them under "
@@ -72,20 +73,20 @@ def test_a_failed_command_leaves_the_pipeline_state_alone(emulator, tmp_path, fa
     )
     assert pipeline_state(tmp_path) == state
 
-    report = run_cli("report", "--format", "json", env=env)
+    report = call_cli("report", "--format", "json", env=env)
     assert (report.returncode, report.stderr) == (0, "")
     without_time = ("generated_at", "since")
     assert {k: v for k, v in json.loads(report.stdout).items() if k not in without_time} == {
         k: v for k, v in json.loads(baseline.stdout).items() if k not in without_time
     }
-    again = run_cli("run", *registry_args(refs), env=env)
+    again = call_cli("run", *registry_args(refs), env=env)
     assert again.returncode == 0
     assert "WARNING" not in again.stderr
     assert again.stdout.startswith("0 artifact rows loaded from 2 registries into duckdb")
 
 
 def test_package_type_without_a_space_is_refused(emulator, tmp_path):
-    result = run_cli(
+    result = call_cli(
         "run", "--registry", "acme/shared-docker", "--package-type", "DOCKER",
         env=cli_env(emulator, tmp_path),
     )  # fmt: skip
@@ -98,7 +99,7 @@ def test_package_type_without_a_space_is_refused(emulator, tmp_path):
 
 
 def test_a_package_type_that_matches_nothing_says_so(emulator, tmp_path):
-    result = run_cli(
+    result = call_cli(
         "run", "--space", "acme", "--package-type", "FOO", env=cli_env(emulator, tmp_path)
     )
     assert result.returncode == 0, result.stderr
@@ -110,7 +111,7 @@ def test_a_package_type_that_matches_nothing_says_so(emulator, tmp_path):
 
 
 def test_a_lower_case_package_type_is_the_upper_case_one(emulator, tmp_path):
-    result = run_cli(
+    result = call_cli(
         "run", "--space", "acme", "--package-type", "docker", env=cli_env(emulator, tmp_path)
     )
     assert result.returncode == 0, result.stderr
@@ -136,7 +137,7 @@ def test_a_lower_case_package_type_is_the_upper_case_one(emulator, tmp_path):
     ],
 )
 def test_nothing_readable_is_a_failed_run(emulator, tmp_path, args, name):
-    result = run_cli("run", *args, env=cli_env(emulator, tmp_path))
+    result = call_cli("run", *args, env=cli_env(emulator, tmp_path))
     assert result.returncode == 1
     assert result.stderr == (
         "error: the run failed: none of the registries or spaces could be read (see above), "
@@ -147,9 +148,9 @@ def test_nothing_readable_is_a_failed_run(emulator, tmp_path, args, name):
 def test_summary_counts_in_words_and_aligns_wide_names(emulator, tmp_path):
     wide = "acme/données-é-中文"
     emulator.mutate([{"op": "add_registry", "path": wide, "package_type": "RAW", "artifacts": 2}])
-    one = run_cli("run", "--registry", "acme/shared-docker", env=cli_env(emulator, tmp_path))
+    one = call_cli("run", "--registry", "acme/shared-docker", env=cli_env(emulator, tmp_path))
     assert one.stdout.startswith("40 artifact rows loaded from 1 registry into ")
-    result = run_cli("run", "--space", "acme", env=cli_env(emulator, tmp_path))
+    result = call_cli("run", "--space", "acme", env=cli_env(emulator, tmp_path))
     assert result.returncode == 3, result.stderr  # the seeded forbidden and deleted registries
     rows = [line for line in result.stdout.splitlines()[1:] if not line.startswith("  space ")]
     assert any(wide in line for line in rows)
@@ -193,7 +194,7 @@ def test_ctrl_c_stops_the_run_with_one_sentence_and_130_then_the_next_run_loads_
     )
 
     emulator.set_config(latency_ms=0)
-    rerun = run_cli("run", env=env)
+    rerun = call_cli("run", env=env)
     assert rerun.returncode == 0, rerun.stderr
     expected = expected_artifacts(emulator, refs)
     with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as db:

@@ -1,4 +1,6 @@
-"""A run killed with SIGKILL at any point, then run again, ends with exactly the right rows."""
+"""A run killed with SIGKILL at any point, then run again, ends with exactly the right rows. The
+killed run is a real process; the rerun, which only has to find what it left behind, goes through
+the CLI's `main` in this process."""
 
 import os
 import signal
@@ -8,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, cli_env, expected_artifacts, readable_registries, run_cli
+from conftest import REPO_ROOT, call_cli, cli_env, expected_artifacts, readable_registries
 
 KILLED_RUN = REPO_ROOT / "tests" / "helpers" / "killed_run.py"
 
@@ -58,7 +60,7 @@ def test_killed_between_or_inside_dlt_steps_then_rerun(emulator, tmp_path, stage
     # something moves between the crash and the rerun, so the rerun also has new work
     moved = sorted(row["name"] for row in emulator.dataset()["artifacts"][refs[0]])[0]
     emulator.mutate([{"op": "add_version", "registry": refs[0], "name": moved, "version": "42.0"}])
-    rerun = run_cli("run", env=env)
+    rerun = call_cli("run", env=env)
     assert rerun.returncode == 0, rerun.stderr
     assert_exact(emulator, tmp_path / "cli.duckdb", refs)
 
@@ -83,6 +85,6 @@ def test_killed_during_extraction_then_rerun(emulator, tmp_path):
     assert 8 <= emulator.stats()["requests"] < 40, "killed in the middle of reading"
 
     emulator.set_config(latency_ms=0)
-    rerun = run_cli("run", env=env)
+    rerun = call_cli("run", env=env)
     assert rerun.returncode == 0, rerun.stderr
     assert_exact(emulator, tmp_path / "cli.duckdb", refs)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from conftest import (
+    call_cli,
     cli_env,
     expected_artifacts,
     registry_args,
@@ -187,7 +188,7 @@ def test_snapshot_mode_is_refused_before_any_request(
         "DESTINATION__FILESYSTEM__BUCKET_URL": bucket(tmp_path).as_uri(),
     }
     emulator.reset_log()
-    result = run_cli(
+    result = call_cli(
         "run", "--destination", "filesystem", "--table-format", table_format,
         "--mode", "snapshot", "--registry", PYPI, env=env,
     )  # fmt: skip
@@ -205,7 +206,7 @@ def test_table_format_needs_the_filesystem_destination(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     emulator.reset_log()
-    result = run_cli(
+    result = call_cli(
         "run", "--table-format", "delta", "--registry", PYPI, env=cli_env(emulator, tmp_path)
     )
     assert result.returncode == 2
@@ -249,7 +250,7 @@ def _lines(path: Path) -> list[bytes]:
 
 
 def test_report_refuses_the_filesystem_destination_in_one_line(tmp_path: Path) -> None:
-    result = run_cli(
+    result = call_cli(
         "report",
         "--destination",
         "filesystem",

@@ -22,11 +22,11 @@ from test_reports import REPORT_NAMES, expected_reports
 
 from conftest import (
     REPO_ROOT,
+    call_cli,
     expected_artifacts,
     make_pipeline,
     normalize_times,
     readable_registries,
-    run_cli,
     run_source,
 )
 from harness_registry import RunReport
@@ -239,7 +239,7 @@ def test_report_command_on_postgres(emulator, tmp_path, postgres_dsn, pg_dataset
     env = {"DESTINATION__POSTGRES__CREDENTIALS": postgres_dsn}
     flags = ["--destination", "postgres", "--dataset", pg_dataset, "--pipeline-name", "pg_report"]
 
-    result = run_cli("report", *flags, "--format", "json", env=env)
+    result = call_cli("report", *flags, "--format", "json", env=env)
 
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -251,11 +251,11 @@ def test_report_command_on_postgres(emulator, tmp_path, postgres_dsn, pg_dataset
     assert totals[0]["downloads"] == sum(row["downloads_count"] for row in truth.values())
     assert totals[0]["quarantined"] == sum(1 for row in truth.values() if row["is_quarantined"])
 
-    table = run_cli("report", *flags, env=env)
+    table = call_cli("report", *flags, env=env)
     assert table.returncode == 0, table.stderr
     assert table.stdout.startswith(f"Reports on postgres dataset {pg_dataset} at ")
 
-    missing = run_cli("report", *flags[:2], "--dataset", f"{pg_dataset}_absent", env=env)
+    missing = call_cli("report", *flags[:2], "--dataset", f"{pg_dataset}_absent", env=env)
     assert missing.returncode == 2
     assert missing.stderr == (
         f"error: no artifacts loaded yet in dataset {pg_dataset}_absent on postgres: "

@@ -1,10 +1,11 @@
-"""The `report` command, run as a user runs it: its three formats over the emulator's data loaded
+"""The `report` command, through the CLI's `main`: its three formats over the emulator's data loaded
 by `run` (without versions: the version reports are skipped with one note), the version reports
 over the fixture's tables, and its one-line errors with exit code 2."""
 
 import csv
 import io
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,14 @@ from test_reports import (
     truth_rows,
 )
 
-from conftest import cli_env, readable_registries, registry_args, run_cli, run_source
+from conftest import (
+    call_cli,
+    cli_env,
+    isolate_dlt,
+    readable_registries,
+    registry_args,
+    run_source,
+)
 from harness_registry_pipelines.queries import ArtifactQueries
 from harness_registry_pipelines.reports import run_queries
 from harness_registry_pipelines.sql_engine import DuckDBEngine
@@ -31,23 +39,32 @@ from report_fixtures import ROWS, VERSIONS, load_rows
 TIME_COLUMNS = {"last_modified", "last_change", "newest_change"}
 
 
-@pytest.fixture
-def loaded_cli(emulator, tmp_path):
+@pytest.fixture(scope="module")
+def loaded_cli(emulator_lender, tmp_path_factory):
     """The emulator's readable registries loaded by `run`, with two artifacts pushed a day ago so
-    that the default 30-day window is not empty."""
-    refs = readable_registries(emulator)
-    pushed = [(ref, "pushed-yesterday") for ref in refs[:2]]
-    yesterday_ms = round((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
-    emulator.mutate(
-        [
-            {"op": "add_artifact", "registry": ref, "name": name, "last_modified_ms": yesterday_ms, "downloads": 3}
-            for ref, name in pushed
-        ]
-    )  # fmt: skip
-    env = cli_env(emulator, tmp_path)
-    result = run_cli("run", *registry_args(refs), env=env)
-    assert result.returncode == 0, result.stderr
-    return env, truth_rows(emulator, refs), pushed
+    that the default 30-day window is not empty. Loaded once for the tests here, which only read
+    it (`report` opens the database read-only); the env names the load's database and dlt folder."""
+    folder = tmp_path_factory.mktemp("loaded_cli")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_dlt(folder, monkeypatch)
+        emulator = emulator_lender.lend()
+        refs = readable_registries(emulator)
+        pushed = [(ref, "pushed-yesterday") for ref in refs[:2]]
+        yesterday_ms = round((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
+        emulator.mutate(
+            [
+                {"op": "add_artifact", "registry": ref, "name": name, "last_modified_ms": yesterday_ms, "downloads": 3}
+                for ref, name in pushed
+            ]
+        )  # fmt: skip
+        env = {
+            **cli_env(emulator, folder),
+            "DLT_DATA_DIR": os.environ["DLT_DATA_DIR"],
+            "HARNESS_REGISTRY_LOCK_DIR": os.environ["HARNESS_REGISTRY_LOCK_DIR"],
+        }
+        result = call_cli("run", *registry_args(refs), env=env)
+        assert result.returncode == 0, result.stderr
+        return env, truth_rows(emulator, refs), pushed
 
 
 def recent_names(rows, since):
@@ -61,7 +78,7 @@ def recent_names(rows, since):
 def test_report_json_holds_every_figure(loaded_cli):
     env, rows, pushed = loaded_cli
 
-    result = run_cli("report", "--format", "json", "--days", "30", env=env)
+    result = call_cli("report", "--format", "json", "--days", "30", env=env)
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # loaded without --versions: the version reports are skipped quietly
@@ -115,7 +132,7 @@ def test_report_csv_has_a_section_per_report(loaded_cli):
     env, rows, pushed = loaded_cli
     before = datetime.now(UTC)
 
-    result = run_cli("report", "--format", "csv", env=env)
+    result = call_cli("report", "--format", "csv", env=env)
 
     after = datetime.now(UTC)
     assert result.returncode == 0, result.stderr
@@ -162,7 +179,7 @@ def csv_text(value: Any) -> Any:
 def test_report_table_is_readable_and_names_the_total(loaded_cli):
     env, rows, _ = loaded_cli
 
-    result = run_cli("report", env=env)
+    result = call_cli("report", env=env)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -205,7 +222,7 @@ def test_report_before_any_load_exits_2_without_creating_the_database(tmp_path):
     database = tmp_path / "never-loaded.duckdb"
     env = {"DESTINATION__DUCKDB__CREDENTIALS": str(database)}
 
-    result = run_cli("report", env=env)
+    result = call_cli("report", env=env)
 
     assert result.returncode == 2
     assert result.stdout == ""
@@ -218,7 +235,7 @@ def test_report_before_any_load_exits_2_without_creating_the_database(tmp_path):
 def test_report_on_another_dataset_exits_2(loaded_cli):
     env, _, _ = loaded_cli
 
-    result = run_cli("report", "--dataset", "not_loaded_here", "--format", "json", env=env)
+    result = call_cli("report", "--dataset", "not_loaded_here", "--format", "json", env=env)
 
     assert result.returncode == 2
     assert result.stdout == ""
@@ -236,7 +253,7 @@ def test_report_reads_a_database_named_like_its_dataset(emulator, pipeline, tmp_
     loaded = Path(pipeline.destination_client().config.credentials.database)
     database = loaded.rename(tmp_path / "harness_registry.duckdb")
 
-    result = run_cli(
+    result = call_cli(
         "report",
         "--dataset",
         "harness_registry",
@@ -261,7 +278,7 @@ def test_report_reads_a_database_named_like_its_dataset(emulator, pipeline, tmp_
 def test_out_of_range_flags_exit_2_naming_the_flag(tmp_path, flags, message):
     env = {"DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "never-loaded.duckdb")}
 
-    result = run_cli("report", *flags, env=env)
+    result = call_cli("report", *flags, env=env)
 
     assert (result.returncode, result.stdout, result.stderr) == (2, "", message)
 
@@ -274,7 +291,7 @@ def test_report_on_versions_prints_the_version_reports(tmp_path):
         load_rows(connection, "harness", ROWS, versions=VERSIONS)
     env = {"DESTINATION__DUCKDB__CREDENTIALS": str(database)}
 
-    result = run_cli("report", "--format", "json", "--cleanup-days", "200", env=env)
+    result = call_cli("report", "--format", "json", "--cleanup-days", "200", env=env)
 
     assert (result.returncode, result.stderr) == (0, "")
     document = json.loads(result.stdout)
@@ -298,7 +315,7 @@ def test_report_on_versions_prints_the_version_reports(tmp_path):
     )
     assert candidates["rows"], "the fixture's 2025 version is 200 days old"
 
-    table = run_cli("report", "--report", "storage", env=env)
+    table = call_cli("report", "--report", "storage", env=env)
 
     assert (table.returncode, table.stderr) == (0, "")
     assert table.stdout.splitlines()[2:] == [
@@ -315,7 +332,7 @@ def test_report_on_versions_prints_the_version_reports(tmp_path):
 def test_asking_for_a_version_report_without_versions_says_so(loaded_cli):
     env, _, _ = loaded_cli
 
-    result = run_cli("report", "--report", "storage", "--report", "totals", env=env)
+    result = call_cli("report", "--report", "storage", "--report", "totals", env=env)
 
     assert result.returncode == 0
     assert result.stderr == "note: versions not loaded: run with --versions (skipped: storage)\n"
@@ -325,7 +342,7 @@ def test_asking_for_a_version_report_without_versions_says_so(loaded_cli):
 def test_a_version_report_asked_for_by_name_says_versions_are_not_loaded(loaded_cli):
     env, _, _ = loaded_cli
 
-    result = run_cli("report", "--report", "storage", "--report", "totals", env=env)
+    result = call_cli("report", "--report", "storage", "--report", "totals", env=env)
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == "note: versions not loaded: run with --versions (skipped: storage)\n"

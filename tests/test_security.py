@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    call_cli,
     cli_env,
     expected_artifacts,
     loaded_artifacts,
@@ -37,6 +38,8 @@ def test_the_key_never_appears_in_output_logs_errors_state_or_destination(keyed_
     env["RUNTIME__LOG_LEVEL"] = "DEBUG"
     outputs = []
 
+    # the runs with debug logs and with the fatal error's traceback are real processes, end to
+    # end; the other two go through the CLI's main in this process, output captured alike
     ok = run_cli("--verbose", "run", *registry_args(refs), env=env)
     assert ok.returncode == 0, ok.stderr
     assert "DEBUG harness_registry.client: GET http" in ok.stderr, "debug logs must be on"
@@ -50,13 +53,13 @@ def test_the_key_never_appears_in_output_logs_errors_state_or_destination(keyed_
             {"kind": "forbidden", "match": refs[1], "times": None},
         ]
     )
-    outputs.append(run_cli("--verbose", "run", *registry_args(refs), env=env))
+    outputs.append(call_cli("--verbose", "run", *registry_args(refs), env=env))
     assert outputs[-1].returncode == 3
     emulator.clear_faults()
     emulator.add_faults([{"kind": "unauthorized", "match": refs[2], "times": None}])
     outputs.append(run_cli("--verbose", "run", *registry_args(refs), env=env))
     assert outputs[-1].returncode != 0 and "Traceback" in outputs[-1].stderr
-    outputs.append(run_cli("run", *registry_args(refs), env=env))
+    outputs.append(call_cli("run", *registry_args(refs), env=env))
 
     for result in outputs:
         assert SECRET_KEY not in result.stdout
@@ -113,7 +116,7 @@ def test_hostile_names_and_labels_load_byte_for_byte(emulator, pipeline):
 
 def test_a_key_that_cannot_be_a_header_is_refused_without_echoing_it(emulator, tmp_path):
     env = cli_env(emulator, tmp_path, api_key="pat.Zx81secret\nsecond-line")
-    result = run_cli("run", "--registry", "acme/shared-docker", env=env)
+    result = call_cli("run", "--registry", "acme/shared-docker", env=env)
     assert result.returncode == 2
     assert "api_key contains whitespace, control or non-ASCII characters" in result.stderr
     assert "Zx81secret" not in result.stdout + result.stderr

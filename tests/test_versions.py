@@ -13,12 +13,12 @@ import pytest
 
 from conftest import (
     ZERO_TIME_MS,
+    call_cli,
     cli_env,
     make_pipeline,
     query,
     readable_registries,
     registry_args,
-    run_cli,
     run_source,
 )
 from harness_emulator import EmulatorProcess
@@ -414,7 +414,7 @@ def test_cli_versions_flag_loads_versions_and_a_failed_read_exits_3(emulator, tm
     refs = [DOCKER, HELM]
     emulator.add_faults([{"kind": "status", "status": 500, "artifact": "team/app", "times": None}])
 
-    failed = run_cli("run", "--versions", *registry_args(refs), env=env)
+    failed = call_cli("run", "--versions", *registry_args(refs), env=env)
 
     assert failed.returncode == 3, failed.stderr
     assert "reading the versions of" in failed.stderr
@@ -423,7 +423,7 @@ def test_cli_versions_flag_loads_versions_and_a_failed_read_exits_3(emulator, tm
     assert "could not be read (team/app: " in failed.stdout
 
     emulator.clear_faults()
-    recovered = run_cli("run", "--versions", *registry_args(refs), env=env)
+    recovered = call_cli("run", "--versions", *registry_args(refs), env=env)
     assert recovered.returncode == 0, recovered.stderr
     pipeline = make_pipeline_for_cli(tmp_path)
     assert loaded_versions(pipeline) == server_versions(emulator, refs)
@@ -431,7 +431,7 @@ def test_cli_versions_flag_loads_versions_and_a_failed_read_exits_3(emulator, tm
     # --no-versions overrides the config for one run: no versions request at all
     emulator.reset_log()
     env["SOURCES__HARNESS_REGISTRY__VERSIONS"] = "true"
-    off = run_cli("run", "--no-versions", *registry_args(refs), env=env)
+    off = call_cli("run", "--no-versions", *registry_args(refs), env=env)
     assert off.returncode == 0, off.stderr
     assert version_requests(emulator) == []
 
