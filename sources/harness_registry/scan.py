@@ -4,7 +4,9 @@ A list is a registry's artifacts, a space's registries or an artifact's versions
 only sends requests; a `PageScheduler` decides which page of which list to ask for next and hands
 the pages out in order for each list. Its guarantees:
 
-- at most `concurrency` requests are in flight, over all lists;
+- at most `concurrency` requests are in flight, over all lists, and at most `2 x concurrency` pages
+  are requested and not yet handed out (in flight or answered), so memory stays bounded while the
+  consumer is busy;
 - each list's pages are handed out in page order, whatever order their answers arrive in;
 - within a list, once the first page says how many pages there may be, up to `concurrency` later
   pages are fetched ahead, but only after every list that can start has started. Because
@@ -17,6 +19,12 @@ the pages out in order for each list. Its guarantees:
 - a list the consumer marks `abandoned` gets no further requests and is finished at once;
 - when the reading ends, early or not, requests not yet sent are cancelled and the pool is shut
   down.
+
+Answers are taken in as they arrive, on the worker thread that got them (a done callback, under the
+lock `events()` holds while it works): the page is read and a finished request is replaced at once,
+while the consumer (dlt's extract) is still busy with earlier pages. Only the consumer's side starts
+new lists (the queue is the consumer's, and may be given more lists between events), so the worker
+side fetches ahead only once the consumer found no list left to start.
 See docs/harness-api.md#paging-traps.
 """
 
@@ -26,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -147,7 +155,21 @@ class PageScheduler:
         self._client = client
         self._pending = iter(scans)
         self._concurrency = concurrency
+        # requested and not yet handed out: in flight, answered out of order, or read and waiting
+        self._outstanding_limit = 2 * concurrency
         self._active: list[ListScan] = []
+        self._ready: deque[Page | ScanFinished] = deque()  # read, in order, not handed out yet
+        self._ready_pages = 0
+        self._queue_empty = False  # the consumer's side last found no list left to start
+        self._executor: ThreadPoolExecutor | None = None
+        # Reentrant: cancelling a future runs its done callback on the cancelling thread.
+        self._changed = threading.Condition(threading.RLock())
+        self._in_step = False
+        self._step_again = False
+        self._closed = False
+        self._worker_error: BaseException | None = None
+        # answered requests whose done callback ran: only from then on do they free their slot
+        self._answers_seen: set[Future[ApiAnswer]] = set()
         self._answered = 0
         self._answer_seconds = 0.0
         self._timing = threading.Lock()
@@ -159,6 +181,12 @@ class PageScheduler:
         with self._timing:
             return self._answer_seconds / self._answered if self._answered else None
 
+    @property
+    def pages_waiting(self) -> int:
+        """Pages read and not handed out yet (for tests and diagnostics)."""
+        with self._changed:
+            return self._ready_pages
+
     def events(self) -> Iterator[Page | ScanFinished]:
         """Yields `Page`s in page order per scan, and a `ScanFinished` after the last page (or the
         error, or the abandonment) of each scan.
@@ -167,62 +195,141 @@ class PageScheduler:
             HarnessRegistryError: any error but a `RegistryError` (e.g. `AuthError`), which ends
                 every scan.
         """
-        executor = ThreadPoolExecutor(
+        self._executor = ThreadPoolExecutor(
             max_workers=self._concurrency, thread_name_prefix="harness-page"
         )
         try:
             while True:
-                yield from self._finish_abandoned()
-                self._schedule(executor)
-                if not self._active:
+                with self._changed:
+                    event = self._next_event()
+                if event is None:
                     return
-                self._wait_for_an_oldest_request()
-                events = self._collect()
-                # Send the next requests before the consumer takes its time over these pages.
-                self._schedule(executor)
-                yield from events
+                yield event
         finally:
-            self._cancel_in_flight()
-            executor.shutdown(wait=True, cancel_futures=True)
+            with self._changed:
+                self._closed = True
+                self._cancel_in_flight()
+            # Not under the lock: a worker finishing its request waits for it in its callback.
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _next_event(self) -> Page | ScanFinished | None:
+        """Under the lock: the next event, waiting for an answer if need be; None at the end."""
+        while True:
+            if self._worker_error is not None:
+                raise self._worker_error
+            self._ready.extend(self._finish_abandoned())
+            self._step(consumer=True)
+            event = self._take_ready()
+            if event is not None:
+                return event
+            if not self._active:
+                return None
+            # Some request is still running (a list without one would have been given one): its
+            # done callback wakes this up.
+            self._changed.wait()
+
+    def _step(self, consumer: bool) -> None:
+        """Under the lock: reads the answers that can be read, then sends what there is room for."""
+        self._in_step = True
+        try:
+            while True:
+                self._step_again = False
+                self._collect()
+                self._schedule(consumer)
+                if not self._step_again:
+                    return
+        finally:
+            self._in_step = False
+
+    def _on_done(self, future: Future[ApiAnswer]) -> None:
+        """A request finished (on a worker thread, or at once on submit if it was that quick)."""
+        if future.cancelled():
+            return  # cancelled by `_finish` or the shutdown: nothing to read, nothing to replace
+        with self._changed:
+            if self._closed or self._worker_error is not None:
+                return
+            if self._in_step:
+                # Called from within `_submit` on this very thread: that step goes round again and
+                # reads the answer before it sends anything else.
+                self._step_again = True
+                return
+            self._answers_seen.add(future)
+            try:
+                self._step(consumer=False)
+            except BaseException as error:  # raised to the consumer by `events()`
+                self._worker_error = error
+            self._changed.notify_all()
+
+    def _take_ready(self) -> Page | ScanFinished | None:
+        while self._ready:
+            event = self._ready.popleft()
+            if isinstance(event, Page):
+                self._ready_pages -= 1
+                if event.scan.abandoned:
+                    # read after the consumer gave the list up: discarded unread
+                    event.scan.pages_read -= 1
+                    event.scan.wasted_requests += 1
+                    continue
+            return event
+        return None
 
     # Scheduling: which requests to send, in three passes of decreasing need.
 
-    def _schedule(self, executor: ThreadPoolExecutor) -> None:
-        self._keep_started_lists_moving(executor)
-        self._start_new_lists(executor)
-        self._fetch_ahead(executor)
+    def _schedule(self, consumer: bool) -> None:
+        self._keep_started_lists_moving()
+        if consumer:
+            self._start_new_lists()
+        if self._queue_empty:
+            self._fetch_ahead()
 
-    def _keep_started_lists_moving(self, executor: ThreadPoolExecutor) -> None:
+    def _keep_started_lists_moving(self) -> None:
         """A started list's next page is needed, not speculative: it goes first."""
-        for scan in self._active:
+        for scan in list(self._active):
             if self._has_room() and scan.wants_page(depth=1):
-                self._submit(executor, scan)
+                self._submit(scan)
 
-    def _start_new_lists(self, executor: ThreadPoolExecutor) -> None:
+    def _start_new_lists(self) -> None:
+        """The consumer's side only: the queue's lists are built, and added, on its thread."""
         while self._has_room():
             scan = next(self._pending, None)
+            self._queue_empty = scan is None
             if scan is None:
                 return
             self._active.append(scan)
-            self._submit(executor, scan)
+            self._submit(scan)
 
-    def _fetch_ahead(self, executor: ThreadPoolExecutor) -> None:
+    def _fetch_ahead(self) -> None:
         """Only after new lists started: `pageCount` may overstate, so pages fetched ahead can
         fall past the end. Doing it last confines that waste to the tail of the run."""
-        for scan in self._active:
+        for scan in list(self._active):
             while self._has_room() and scan.wants_page(depth=self._concurrency):
-                self._submit(executor, scan)
+                self._submit(scan)
 
     def _has_room(self) -> bool:
-        return sum(len(scan.in_flight) for scan in self._active) < self._concurrency
+        """A request may be sent: fewer than `concurrency` still running (answered ones do not
+        count, so an answer waiting for the consumer frees its slot), and fewer than
+        `2 x concurrency` pages requested and not yet handed out (memory)."""
+        running = answered = 0
+        for scan in self._active:
+            for _, future in scan.in_flight:
+                # A future done but not yet seen by its callback still counts as running: its
+                # answer is read next, and it may well make the list's next page the most needed.
+                if future in self._answers_seen:
+                    answered += 1
+                else:
+                    running += 1
+        outstanding = running + answered + self._ready_pages
+        return running < self._concurrency and outstanding < self._outstanding_limit
 
-    def _submit(self, executor: ThreadPoolExecutor, scan: ListScan) -> None:
+    def _submit(self, scan: ListScan) -> None:
+        assert self._executor is not None
         page_index = scan.next_page
         params = {**scan.params, **scan.paginator.page_params(page_index)}
-        future = executor.submit(self._timed_get, scan.path, params, scan.subject)
+        future = self._executor.submit(self._timed_get, scan.path, params, scan.subject)
         scan.in_flight.append((page_index, future))
         scan.next_page += 1
         scan.requests += 1
+        future.add_done_callback(self._on_done)
 
     def _timed_get(self, path: str, params: dict[str, Any], subject: str) -> ApiAnswer:
         started = time.monotonic()
@@ -235,21 +342,18 @@ class PageScheduler:
 
     # Collecting: answers become pages, in page order per list.
 
-    def _wait_for_an_oldest_request(self) -> None:
-        # Pages are handed out in order, so only each scan's oldest request can unblock it;
-        # waiting on all of them would spin while a later page is done and the oldest is not.
-        oldest = [scan.in_flight[0][1] for scan in self._active if scan.in_flight]
-        wait(oldest, return_when=FIRST_COMPLETED)
-
-    def _collect(self) -> list[Page | ScanFinished]:
-        events: list[Page | ScanFinished] = []
+    def _collect(self) -> None:
+        """Reads each list's answered pages, oldest first (a later page waits for the ones before
+        it), into the events to hand out."""
         for scan in list(self._active):
             while scan.in_flight and scan.in_flight[0][1].done():
                 page_index, future = scan.in_flight.popleft()
-                events += self._read(scan, page_index, future)
+                self._answers_seen.discard(future)
+                for event in self._read(scan, page_index, future):
+                    self._ready.append(event)
+                    self._ready_pages += isinstance(event, Page)
                 if scan.finished:
                     break
-        return events
 
     def _read(
         self, scan: ListScan, page_index: int, future: Future[ApiAnswer]
@@ -279,6 +383,7 @@ class PageScheduler:
         scan.error = error
         scan.finished = True
         for _, future in scan.in_flight:
+            self._answers_seen.discard(future)
             # Requests already on the wire complete and are thrown away: the bounded waste.
             if future.cancel():
                 scan.requests -= 1
