@@ -21,10 +21,10 @@ the pages out in order for each list. Its guarantees:
   down.
 
 Answers are taken in as they arrive, on the worker thread that got them (a done callback, under the
-lock `events()` holds while it works): the page is read and a finished request is replaced at once,
-while the consumer (dlt's extract) is still busy with earlier pages. Only the consumer's side starts
-new lists (the queue is the consumer's, and may be given more lists between events), so the worker
-side fetches ahead only once the consumer found no list left to start.
+scheduler's lock): the page is read and a finished request is replaced at once, while the consumer
+(dlt's extract) is still busy with earlier pages. Only the consumer's side starts new lists (the
+queue's lists are built by the consumer's code, on its thread), so the worker side fetches ahead
+only while the queue is known to be empty: not since the consumer added to it.
 See docs/harness-api.md#paging-traps.
 """
 
@@ -95,18 +95,25 @@ class ListScan:
 
 
 class ScanQueue:
-    """The scans still to start, in order; `append` adds one while a `PageScheduler` runs."""
+    """The scans still to start, in order; `append` adds one while a `PageScheduler` runs.
+
+    Used from the consumer's thread only; `additions` tells the scheduler's worker side that the
+    queue may no longer be empty.
+    """
 
     def __init__(self, scans: Iterable[ListScan]) -> None:
         self._scans: Iterator[ListScan] = iter(scans)
         self._added: deque[ListScan] = deque()
+        self.additions = 0  # calls to append or extend so far
 
     def append(self, scan: ListScan) -> None:
         self._added.append(scan)
+        self.additions += 1
 
     def extend(self, scans: Iterable[ListScan]) -> None:
         """Adds scans after all others, taken lazily (a long stream costs no memory up front)."""
         self._scans = itertools.chain(self._scans, scans)
+        self.additions += 1
 
     def __iter__(self) -> "ScanQueue":
         return self
@@ -153,23 +160,27 @@ class PageScheduler:
 
     def __init__(self, client: PageClient, scans: Iterable[ListScan], concurrency: int) -> None:
         self._client = client
-        self._pending = iter(scans)
+        self._queue = scans if isinstance(scans, ScanQueue) else ScanQueue(scans)
         self._concurrency = concurrency
         # requested and not yet handed out: in flight, answered out of order, or read and waiting
         self._outstanding_limit = 2 * concurrency
         self._active: list[ListScan] = []
         self._ready: deque[Page | ScanFinished] = deque()  # read, in order, not handed out yet
         self._ready_pages = 0
-        self._queue_empty = False  # the consumer's side last found no list left to start
+        # Submitted requests whose done callback has not run yet: they hold a worker (an answer
+        # not yet taken in may make its list's next page the most needed one).
+        self._running = 0
+        self._answered_in_step = 0  # answered at once on submit, within a step (see `_on_done`)
+        self._queue_drained_at: int | None = None  # the queue's `additions` when it was last empty
         self._executor: ThreadPoolExecutor | None = None
-        # Reentrant: cancelling a future runs its done callback on the cancelling thread.
+        # Everything below is changed under this lock, by the consumer's thread in `events()` and
+        # by the workers' done callbacks. Reentrant: a future done before `add_done_callback`, or
+        # cancelled under the lock, runs its callback at once on the thread that holds it.
         self._changed = threading.Condition(threading.RLock())
         self._in_step = False
         self._step_again = False
         self._closed = False
         self._worker_error: BaseException | None = None
-        # answered requests whose done callback ran: only from then on do they free their slot
-        self._answers_seen: set[Future[ApiAnswer]] = set()
         self._answered = 0
         self._answer_seconds = 0.0
         self._timing = threading.Lock()
@@ -207,9 +218,9 @@ class PageScheduler:
                 yield event
         finally:
             with self._changed:
-                self._closed = True
+                self._closed = True  # from now on a done callback does nothing
                 self._cancel_in_flight()
-            # Not under the lock: a worker finishing its request waits for it in its callback.
+            # Not under the lock: a worker's done callback waits for it before it returns.
             self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _next_event(self) -> Page | ScanFinished | None:
@@ -224,39 +235,48 @@ class PageScheduler:
                 return event
             if not self._active:
                 return None
-            # Some request is still running (a list without one would have been given one): its
-            # done callback wakes this up.
+            # Nothing to hand out and a list still active: after the step each active list has a
+            # request whose answer is not taken in yet (a list wanting a page got one, or there is
+            # no room because requests run or pages wait in flight), so a done callback wakes this.
             self._changed.wait()
 
     def _step(self, consumer: bool) -> None:
-        """Under the lock: reads the answers that can be read, then sends what there is room for."""
+        """Under the lock: takes in the answers that can be read, then sends what there is room
+        for; on the worker side, new lists are not started (see `_schedule`)."""
         self._in_step = True
         try:
             while True:
                 self._step_again = False
+                self._release_answered_in_step()
                 self._collect()
                 self._schedule(consumer)
                 if not self._step_again:
                     return
         finally:
+            self._release_answered_in_step()
             self._in_step = False
 
+    def _release_answered_in_step(self) -> None:
+        self._running -= self._answered_in_step
+        self._answered_in_step = 0
+
     def _on_done(self, future: Future[ApiAnswer]) -> None:
-        """A request finished (on a worker thread, or at once on submit if it was that quick)."""
-        if future.cancelled():
-            return  # cancelled by `_finish` or the shutdown: nothing to read, nothing to replace
+        """A request finished or was cancelled: on a worker thread, or at once on the thread that
+        submitted (it was that quick) or cancelled it."""
         with self._changed:
-            if self._closed or self._worker_error is not None:
-                return
-            if self._in_step:
-                # Called from within `_submit` on this very thread: that step goes round again and
-                # reads the answer before it sends anything else.
+            if self._in_step and not future.cancelled():
+                # Answered within `_submit` on this very thread: it keeps its slot until that step
+                # goes round again and takes the answer in, before it sends anything else (the
+                # answer may make its list's next page the most needed request).
+                self._answered_in_step += 1
                 self._step_again = True
                 return
-            self._answers_seen.add(future)
+            self._running -= 1
+            if future.cancelled() or self._closed or self._worker_error is not None:
+                return
             try:
                 self._step(consumer=False)
-            except BaseException as error:  # raised to the consumer by `events()`
+            except BaseException as error:  # raised on the consumer's thread by `events()`
                 self._worker_error = error
             self._changed.notify_all()
 
@@ -266,7 +286,8 @@ class PageScheduler:
             if isinstance(event, Page):
                 self._ready_pages -= 1
                 if event.scan.abandoned:
-                    # read after the consumer gave the list up: discarded unread
+                    # read after the consumer gave the list up: discarded unread (its ScanFinished
+                    # comes after it, so the list's figures are final when that is handed out)
                     event.scan.pages_read -= 1
                     event.scan.wasted_requests += 1
                     continue
@@ -279,21 +300,23 @@ class PageScheduler:
         self._keep_started_lists_moving()
         if consumer:
             self._start_new_lists()
-        if self._queue_empty:
+        if self._queue_drained_at == self._queue.additions:
+            # The consumer may add to the queue while a worker reads this (a race of one step):
+            # at worst a page is fetched ahead before a list added then starts.
             self._fetch_ahead()
 
     def _keep_started_lists_moving(self) -> None:
         """A started list's next page is needed, not speculative: it goes first."""
-        for scan in list(self._active):
+        for scan in self._active:
             if self._has_room() and scan.wants_page(depth=1):
                 self._submit(scan)
 
     def _start_new_lists(self) -> None:
-        """The consumer's side only: the queue's lists are built, and added, on its thread."""
+        """The consumer's side only: the queue's lists are built by its code, on its thread."""
         while self._has_room():
-            scan = next(self._pending, None)
-            self._queue_empty = scan is None
+            scan = next(self._queue, None)
             if scan is None:
+                self._queue_drained_at = self._queue.additions
                 return
             self._active.append(scan)
             self._submit(scan)
@@ -301,25 +324,16 @@ class PageScheduler:
     def _fetch_ahead(self) -> None:
         """Only after new lists started: `pageCount` may overstate, so pages fetched ahead can
         fall past the end. Doing it last confines that waste to the tail of the run."""
-        for scan in list(self._active):
+        for scan in self._active:
             while self._has_room() and scan.wants_page(depth=self._concurrency):
                 self._submit(scan)
 
     def _has_room(self) -> bool:
-        """A request may be sent: fewer than `concurrency` still running (answered ones do not
-        count, so an answer waiting for the consumer frees its slot), and fewer than
-        `2 x concurrency` pages requested and not yet handed out (memory)."""
-        running = answered = 0
-        for scan in self._active:
-            for _, future in scan.in_flight:
-                # A future done but not yet seen by its callback still counts as running: its
-                # answer is read next, and it may well make the list's next page the most needed.
-                if future in self._answers_seen:
-                    answered += 1
-                else:
-                    running += 1
-        outstanding = running + answered + self._ready_pages
-        return running < self._concurrency and outstanding < self._outstanding_limit
+        """A request may be sent: fewer than `concurrency` running (an answer taken in frees its
+        slot even before the consumer asks for it), and fewer than `2 x concurrency` pages
+        requested and not yet handed out (memory)."""
+        outstanding = sum(len(scan.in_flight) for scan in self._active) + self._ready_pages
+        return self._running < self._concurrency and outstanding < self._outstanding_limit
 
     def _submit(self, scan: ListScan) -> None:
         assert self._executor is not None
@@ -329,7 +343,8 @@ class PageScheduler:
         scan.in_flight.append((page_index, future))
         scan.next_page += 1
         scan.requests += 1
-        future.add_done_callback(self._on_done)
+        self._running += 1
+        future.add_done_callback(self._on_done)  # exactly once per future, cancelled or not
 
     def _timed_get(self, path: str, params: dict[str, Any], subject: str) -> ApiAnswer:
         started = time.monotonic()
@@ -348,7 +363,6 @@ class PageScheduler:
         for scan in list(self._active):
             while scan.in_flight and scan.in_flight[0][1].done():
                 page_index, future = scan.in_flight.popleft()
-                self._answers_seen.discard(future)
                 for event in self._read(scan, page_index, future):
                     self._ready.append(event)
                     self._ready_pages += isinstance(event, Page)
@@ -383,7 +397,6 @@ class PageScheduler:
         scan.error = error
         scan.finished = True
         for _, future in scan.in_flight:
-            self._answers_seen.discard(future)
             # Requests already on the wire complete and are thrown away: the bounded waste.
             if future.cancel():
                 scan.requests -= 1
