@@ -325,3 +325,34 @@ def test_pages_requested_and_not_handed_out_stay_within_twice_the_concurrency():
     assert rows_of(events, "/a") == rows("a", 10)
     assert client.pages_requested("/a") == list(range(10))
     assert scan.complete and (scan.requests, scan.wasted_requests) == (10, 0)
+
+
+def test_a_list_added_while_the_consumer_is_busy_starts_before_pages_are_fetched_ahead():
+    lists = {"/a": FakeList(rows("a", 10)), "/b": FakeList(rows("b", 1))}
+    client = FakeClient(lists, gated=True)
+    queue = ScanQueue([scan_of("/a", page_size=2)])
+    busy = BusyConsumer()
+
+    def add_b_then_work(event: Event) -> None:
+        if not busy.busy.is_set():
+            queue.append(scan_of("/b", page_size=2))  # as a re-read or a split adds a list
+        busy(event)
+
+    reader = Reader(PageScheduler(client, queue, concurrency=2).events(), on_event=add_b_then_work)
+    reader.start()
+    try:
+        client.release(("/a", 0))
+        client.in_flight(("/a", 1), ("/a", 2))  # the queue was empty: /a fetches ahead
+        assert busy.busy.wait(WAIT_SECONDS)  # page 0 handed out, /b added
+        client.release(("/a", 1))
+        # the worker side does not fetch page 3 ahead: the slot waits for /b, which only the
+        # consumer's side starts once it asks for the next event
+        busy.go.set()
+        client.in_flight(("/a", 2), ("/b", 0))
+        client.release_all()
+        events = reader.finish()
+    finally:
+        busy.go.set()
+        client.release_all()
+    assert rows_of(events, "/a") == rows("a", 10) and rows_of(events, "/b") == rows("b", 1)
+    assert client.pages_requested("/a") == [0, 1, 2, 3, 4]

@@ -233,11 +233,11 @@ class PageScheduler:
             event = self._take_ready()
             if event is not None:
                 return event
-            if not self._active:
+            if not self._active and self._queue_drained_at == self._queue.additions:
                 return None
-            # Nothing to hand out and a list still active: after the step each active list has a
-            # request whose answer is not taken in yet (a list wanting a page got one, or there is
-            # no room because requests run or pages wait in flight), so a done callback wakes this.
+            # Nothing to hand out, and a request runs whose done callback wakes this up: an active
+            # list's oldest request, or one left over from a finished list (it holds a worker, so
+            # the next list in the queue waits for it).
             self._changed.wait()
 
     def _step(self, consumer: bool) -> None:
