@@ -332,26 +332,34 @@ def test_a_list_added_while_the_consumer_is_busy_starts_before_pages_are_fetched
     client = FakeClient(lists, gated=True)
     queue = ScanQueue([scan_of("/a", page_size=2)])
     busy = BusyConsumer()
+    add_b, b_added = threading.Event(), threading.Event()
 
-    def add_b_then_work(event: Event) -> None:
+    def add_b_while_busy(event: Event) -> None:
         if not busy.busy.is_set():
-            queue.append(scan_of("/b", page_size=2))  # as a re-read or a split adds a list
-        busy(event)
+            busy.busy.set()
+            # as a re-read or a split adds a list, once no answer is left to take in
+            assert add_b.wait(WAIT_SECONDS)
+            queue.append(scan_of("/b", page_size=2))
+            b_added.set()
+            assert busy.go.wait(WAIT_SECONDS)
 
-    reader = Reader(PageScheduler(client, queue, concurrency=2).events(), on_event=add_b_then_work)
+    reader = Reader(PageScheduler(client, queue, concurrency=2).events(), on_event=add_b_while_busy)
     reader.start()
     try:
         client.release(("/a", 0))
         client.in_flight(("/a", 1), ("/a", 2))  # the queue was empty: /a fetches ahead
-        assert busy.busy.wait(WAIT_SECONDS)  # page 0 handed out, /b added
+        assert busy.busy.wait(WAIT_SECONDS)  # page 0 handed out
+        add_b.set()
+        assert b_added.wait(WAIT_SECONDS)
         client.release(("/a", 1))
         # the worker side does not fetch page 3 ahead: the slot waits for /b, which only the
-        # consumer's side starts once it asks for the next event
+        # consumer's side starts, once it asks for the next event
         busy.go.set()
         client.in_flight(("/a", 2), ("/b", 0))
         client.release_all()
         events = reader.finish()
     finally:
+        add_b.set()
         busy.go.set()
         client.release_all()
     assert rows_of(events, "/a") == rows("a", 10) and rows_of(events, "/b") == rows("b", 1)
