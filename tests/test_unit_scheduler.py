@@ -5,11 +5,12 @@ scheduler has in flight after each, while a thread consumes the events as dlt's 
 """
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from fake_client import FIRST_ANSWER_AT, FakeClient, FakeList, rows, scan_of
+from fake_client import FIRST_ANSWER_AT, WAIT_SECONDS, FakeClient, FakeList, rows, scan_of
 from harness_registry import AuthError, RegistryError
 from harness_registry.scan import Page, PageScheduler, ScanFinished, ScanQueue
 
@@ -243,3 +244,123 @@ def test_an_abandoned_list_gets_no_more_requests_and_a_list_added_meanwhile_is_r
     assert a.requests == len(client.pages_requested("/a"))
     assert a.wasted_requests == a.requests - 1
     assert a.finished and not a.complete
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Waits for the scheduler's threads to reach a state; failing after a while means it never did."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the scheduler did not get there"
+        time.sleep(0.001)
+
+
+class BusyConsumer:
+    """An `on_event` that keeps the consumer busy with the first event until `go` is set, as dlt's
+    extract is while it flushes its buffers."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.busy = threading.Event()
+
+    def __call__(self, event: Event) -> None:
+        if not self.busy.is_set():
+            self.busy.set()
+            assert self.go.wait(WAIT_SECONDS)
+
+
+def test_a_finished_request_is_replaced_while_the_consumer_is_busy():
+    client = FakeClient({"/a": FakeList(rows("a", 10))}, gated=True)
+    scan = scan_of("/a", page_size=2)
+    consumer = BusyConsumer()
+    reader = Reader(PageScheduler(client, [scan], concurrency=2).events(), on_event=consumer)
+    reader.start()
+    try:
+        client.release(("/a", 0))
+        client.in_flight(("/a", 1), ("/a", 2))
+        assert consumer.busy.wait(WAIT_SECONDS)  # page 0 handed out, the consumer works on it
+        client.release(("/a", 1))
+        # the consumer has not asked for the next event: the answer is read and replaced anyway
+        client.in_flight(("/a", 2), ("/a", 3))
+        client.release(("/a", 2))
+        client.in_flight(("/a", 3), ("/a", 4))
+        consumer.go.set()
+        client.release_all()
+        events = reader.finish()
+    finally:
+        consumer.go.set()
+        client.release_all()
+    assert summary(events) == [("/a", i) for i in range(5)] + [("/a", "end")]
+    assert rows_of(events, "/a") == rows("a", 10)
+    assert client.pages_requested("/a") == [0, 1, 2, 3, 4]
+
+
+def test_pages_requested_and_not_handed_out_stay_within_twice_the_concurrency():
+    client = FakeClient({"/a": FakeList(rows("a", 10))}, gated=True)
+    scan = scan_of("/a", page_size=1)
+    consumer = BusyConsumer()
+    scheduler = PageScheduler(client, [scan], concurrency=2)
+    reader = Reader(scheduler.events(), on_event=consumer)
+    reader.start()
+    try:
+        client.release(("/a", 0))
+        assert consumer.busy.wait(WAIT_SECONDS)  # holds page 0 and asks for nothing more
+        client.in_flight(("/a", 1), ("/a", 2))
+        client.release(("/a", 1))
+        client.in_flight(("/a", 2), ("/a", 3))
+        client.release(("/a", 2))
+        client.in_flight(("/a", 3), ("/a", 4))  # 2 read and waiting, 2 in flight: the bound
+        client.release(("/a", 3))
+        wait_until(lambda: scheduler.pages_waiting == 3)
+        assert scan.requests == 5  # page 4 is in flight, and nothing else was sent
+        client.release(("/a", 4))
+        wait_until(lambda: scheduler.pages_waiting == 4)
+        assert scan.requests == 5  # no slot is running, but 4 pages wait for the consumer
+        assert client.pages_requested("/a") == [0, 1, 2, 3, 4]
+        consumer.go.set()
+        client.release_all()
+        events = reader.finish()
+    finally:
+        consumer.go.set()
+        client.release_all()
+    assert rows_of(events, "/a") == rows("a", 10)
+    assert client.pages_requested("/a") == list(range(10))
+    assert scan.complete and (scan.requests, scan.wasted_requests) == (10, 0)
+
+
+def test_a_list_added_while_the_consumer_is_busy_starts_before_pages_are_fetched_ahead():
+    lists = {"/a": FakeList(rows("a", 10)), "/b": FakeList(rows("b", 1))}
+    client = FakeClient(lists, gated=True)
+    queue = ScanQueue([scan_of("/a", page_size=2)])
+    busy = BusyConsumer()
+    add_b, b_added = threading.Event(), threading.Event()
+
+    def add_b_while_busy(event: Event) -> None:
+        if not busy.busy.is_set():
+            busy.busy.set()
+            # as a re-read or a split adds a list, once no answer is left to take in
+            assert add_b.wait(WAIT_SECONDS)
+            queue.append(scan_of("/b", page_size=2))
+            b_added.set()
+            assert busy.go.wait(WAIT_SECONDS)
+
+    reader = Reader(PageScheduler(client, queue, concurrency=2).events(), on_event=add_b_while_busy)
+    reader.start()
+    try:
+        client.release(("/a", 0))
+        client.in_flight(("/a", 1), ("/a", 2))  # the queue was empty: /a fetches ahead
+        assert busy.busy.wait(WAIT_SECONDS)  # page 0 handed out
+        add_b.set()
+        assert b_added.wait(WAIT_SECONDS)
+        client.release(("/a", 1))
+        # the worker side does not fetch page 3 ahead: the slot waits for /b, which only the
+        # consumer's side starts, once it asks for the next event
+        busy.go.set()
+        client.in_flight(("/a", 2), ("/b", 0))
+        client.release_all()
+        events = reader.finish()
+    finally:
+        add_b.set()
+        busy.go.set()
+        client.release_all()
+    assert rows_of(events, "/a") == rows("a", 10) and rows_of(events, "/b") == rows("b", 1)
+    assert client.pages_requested("/a") == [0, 1, 2, 3, 4]
