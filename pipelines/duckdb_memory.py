@@ -26,10 +26,11 @@ from dlt.common.destination import Destination
 
 from harness_registry_pipelines.destinations import DUCKDB, destination_kind
 
-# Chosen by measurement (bench/SCALE-FINDINGS.md): 1M artifacts merged within this limit keep the
-# load step under the 400 MiB bound, and DuckDB with one thread spills less than with one per core
-# under the same limit.
-DUCKDB_LOAD_SETTINGS: Mapping[str, Any] = {"memory_limit": "96MB", "threads": 1}
+# Chosen by measurement (bench/SCALE-FINDINGS.md): with 64MB the first load of 1M artifacts peaks
+# at 386 MiB (96MB: 407, 128MB: 430, none: 757) and stays exact. One thread, because DuckDB with
+# one per core ran out of memory under 64MB and 96MB (each thread wants buffers of its own) and
+# was slower under 128MB.
+DUCKDB_LOAD_SETTINGS: Mapping[str, Any] = {"memory_limit": "64MB", "threads": 1}
 
 # DuckDB's names for the settings a user may have chosen themselves (an alias counts the same).
 USER_SETTING_NAMES = frozenset({"memory_limit", "max_memory", "threads", "worker_threads"})
