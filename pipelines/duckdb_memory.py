@@ -10,7 +10,8 @@ The limit is set through dlt's own credentials config (`global_config`, applied 
 connection dlt opens), on a copy of the pipeline's destination: the user's database path and
 every other credentials field stay as configured. Nothing is changed when the user set
 `memory_limit` or `threads` (or their aliases `max_memory`, `worker_threads`) in any dlt config
-route, or gave dlt a DuckDB connection of their own.
+route, or gave dlt a DuckDB connection of their own. MotherDuck is left as it is: its merge runs
+on MotherDuck's servers (between two tables there), not in the loading process.
 
 Example:
     destination = bounded_duckdb_destination(pipeline)  # None: leave the pipeline's as it is
@@ -27,9 +28,9 @@ from dlt.common.destination import Destination
 from harness_registry_pipelines.destinations import DUCKDB, destination_kind
 
 # Chosen by measurement (bench/SCALE-FINDINGS.md): with 64MB the first load of 1M artifacts peaks
-# at 386 MiB (96MB: 407, 128MB: 430, none: 757) and stays exact. One thread, because DuckDB with
-# one per core ran out of memory under 64MB and 96MB (each thread wants buffers of its own) and
-# was slower under 128MB.
+# at 382-386 MiB (96MB: 407, 128MB: 430, none: 757-784), the rows exact and the load step 6%
+# slower. One thread, because DuckDB with one per core ran out of memory under 64MB and 96MB
+# (each thread wants buffers of its own) and was slower under 128MB.
 DUCKDB_LOAD_SETTINGS: Mapping[str, Any] = {"memory_limit": "64MB", "threads": 1}
 
 # DuckDB's names for the settings a user may have chosen themselves (an alias counts the same).
