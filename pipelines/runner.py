@@ -26,6 +26,7 @@ from dlt.common.pipeline import LoadInfo
 
 from harness_registry import ConfigError, RunReport, harness_registry_source
 from harness_registry_pipelines.destinations import destination_kind, duckdb_database
+from harness_registry_pipelines.duckdb_memory import bounded_duckdb_destination
 from harness_registry_pipelines.lakehouse import (
     apply_table_format,
     remove_stale_nested_rows,
@@ -170,6 +171,10 @@ def load_source(
     A package left by a run that was killed after extracting is loaded first: `pipeline.run` would
     only finish that package and skip this run's data.
 
+    A DuckDB destination loads with bounded memory (`duckdb_memory.DUCKDB_LOAD_SETTINGS`) unless
+    the user set DuckDB's `memory_limit` or `threads` themselves; the pipeline keeps that
+    destination after the run.
+
     Raises:
         ConfigError, ConfigFieldMissingException: bad or missing settings, before any request.
         PipelineStepFailed: dlt could not extract, normalize or load; nothing new was committed.
@@ -177,12 +182,16 @@ def load_source(
     report = RunReport()
     source = harness_registry_source(**(source_options or {}), report=report)
     apply_table_format(source, pipeline, resolve_table_format(table_format))
+    # None keeps the pipeline's destination
+    destination = bounded_duckdb_destination(pipeline)
     if pipeline.has_pending_data:
         logger.warning("finishing the load package of an interrupted run first")
         pipeline.normalize()
-        remove_stale_nested_rows(pipeline, pipeline.load())
+        remove_stale_nested_rows(pipeline, pipeline.load(destination=destination))
     file_format = loader_file_format(destination_kind(pipeline.destination))
-    info = pipeline.run(source, loader_file_format=file_format, refresh=refresh)
+    info = pipeline.run(
+        source, destination=destination, loader_file_format=file_format, refresh=refresh
+    )
     remove_stale_nested_rows(pipeline, info)
     return report, info
 
