@@ -48,6 +48,7 @@ PROBE_WARNING = (
 
 # Targets (from the issue).
 LATENCY_MAX_RATIO = 0.4  # project wall / anchor wall
+LATENCY_MAX_FACTOR = 1.3  # wall <= 1.3 * requests * latency / concurrency + start-up and load
 RATE_MAX_429 = 3
 RATE_MAX_FACTOR = 1.3  # wall <= 1.3 * requests / rate + start-up
 MEMORY_MAX_MIB = 512.0  # peak RSS at 100k artifacts
@@ -406,6 +407,28 @@ def evaluate(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         else:
             add(f"latency: project wall <= {LATENCY_MAX_RATIO}x anchor", None, "a side failed")
+        floor_target = (
+            f"latency: project wall <= {LATENCY_MAX_FACTOR} x requests x latency / concurrency "
+            "+ start-up and load"
+        )
+        if project:
+            scenario = block["scenario"]
+            floor = project["requests"] * scenario["latency_ms"] / 1000 / scenario["concurrency"]
+            # What does not wait on the network: the run outside its extract step.
+            fixed = max(0.0, project["wall_s"] - project.get("steps_s", {}).get("extract", 0.0))
+            budget = LATENCY_MAX_FACTOR * floor + fixed
+            block["latency_floor_s"] = round(floor, 2)
+            block["extract_over_floor"] = round((project["wall_s"] - fixed) / floor, 3)
+            add(
+                floor_target,
+                project["wall_s"] <= budget,
+                f"{project['wall_s']:.2f} s vs {LATENCY_MAX_FACTOR} x {floor:.2f} s "
+                f"({project['requests']} requests x {scenario['latency_ms']:g} ms / "
+                f"{scenario['concurrency']}) + {fixed:.2f} s outside extract = {budget:.2f} s "
+                f"(extract {block['extract_over_floor']:.2f}x the floor)",
+            )
+        else:
+            add(floor_target, None, "project side failed")
 
     block = by_name.get("rate")
     if block:
