@@ -14,6 +14,7 @@ The loading itself is `harness_registry_pipelines.runner.run_pipeline`.
 """
 
 import argparse
+import csv
 import logging
 import os
 import sys
@@ -28,7 +29,7 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 
-from harness_registry import ConfigError, HarnessRegistryError, RunReport
+from harness_registry import ConfigError, HarnessRegistryError, ListResult, RunReport
 from harness_registry.options import CONFIG_SECTION, ENV_PREFIX, OPTIONS, OPTIONS_BY_NAME
 from harness_registry_pipelines.demo_figures import print_demo_figures
 from harness_registry_pipelines.exit_codes import (
@@ -141,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
                 **option.flag_arguments(),
                 help=_help(option.help, option.default_text, repeatable=option.repeatable),
             )
+    run.add_argument(
+        "--registries-csv",
+        metavar="FILE",
+        help=_help(
+            "also write the per-registry table (read, loaded, pages, requests, status) as CSV",
+            "none",
+        ),
+    )
     run.add_argument(
         "--lock-timeout",
         type=_seconds,
@@ -316,7 +325,15 @@ def command_run(args: argparse.Namespace) -> int:
         progress="log" if sys.stderr.isatty() else None,
         table_format=args.table_format,
     )
-    print_summary(run.report, settings, time.monotonic() - started, package_type_filter(args))
+    print_summary(
+        run.report,
+        settings,
+        time.monotonic() - started,
+        package_type_filter(args),
+        every_registry=getattr(args, "verbose", False),
+    )
+    if args.registries_csv:
+        write_registries_csv(run.report, args.registries_csv)
     return exit_code(run.report)
 
 
@@ -337,21 +354,61 @@ def empty_registries(report: RunReport) -> list[str]:
     return sorted(r.ref for r in report.registries.values() if r.ok and r.rows_read == 0)
 
 
+# Up to this many registries the summary lists every one; past it (a space of 2,000 registries),
+# only those that failed or keep their cursor, and a count of the others.
+FULL_TABLE_UP_TO = 30
+
+
+def registry_status(result: ListResult) -> str:
+    """The summary's status column for one registry."""
+    if result.error:
+        return f"FAILED: {result.error}"
+    if result.cursor_kept:
+        return "ok, changed while read: cursor kept, the next run re-reads it"
+    if result.rows_read == 0:
+        return "ok, empty"
+    return "ok"
+
+
+def write_registries_csv(report: RunReport, path: str) -> None:
+    """The per-registry table as CSV, one row per registry, sorted by registry."""
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["registry", "read", "loaded", "pages", "requests", "status"])
+        for result in sorted(report.registries.values(), key=lambda r: r.ref):
+            writer.writerow(
+                [
+                    result.ref,
+                    result.rows_read,
+                    result.rows_loaded,
+                    result.pages,
+                    result.requests,
+                    registry_status(result),
+                ]
+            )
+
+
 def print_summary(
     report: RunReport,
     settings: PipelineSettings,
     seconds: float,
     package_types: tuple[str, ...] = (),
+    every_registry: bool = False,
 ) -> None:
     """Rows per registry, requests and time, on stdout; failures named with their reason.
 
-    `package_types` is the run's package type filter, to say so when it matched no registry."""
+    `package_types` is the run's package type filter, to say so when it matched no registry.
+    Past `FULL_TABLE_UP_TO` registries only the ones that failed or kept their cursor are listed,
+    unless `every_registry`."""
     out = sys.stdout
-    registries = sorted(report.registries.values(), key=lambda r: r.ref)
+    every = sorted(report.registries.values(), key=lambda r: r.ref)
+    registries = every
+    if not every_registry and len(every) > FULL_TABLE_UP_TO:
+        registries = [r for r in every if r.error or r.cursor_kept]
     width = max([display_width("registry"), *(display_width(r.ref) for r in registries)])
     out.write(
         f"{report.rows_loaded} artifact rows loaded from "
-        f"{plural(len(registries), 'registry', 'registries')} into "
+        f"{plural(len(every), 'registry', 'registries')} into "
         f"{settings['destination']} dataset {settings['dataset_name']} in {seconds:.1f} s "
         f"({plural(report.requests, 'request')}, {report.throttled} throttled)\n"
     )
@@ -362,17 +419,17 @@ def print_summary(
         )
     out.write(f"  {_pad('registry', width)}  {'read':>7}  {'loaded':>7}  {'pages':>5}  status\n")
     for result in registries:
-        if result.error:
-            status = f"FAILED: {result.error}"
-        elif result.cursor_kept:
-            status = "ok, changed while read: cursor kept, the next run re-reads it"
-        elif result.rows_read == 0:
-            status = "ok, empty"
-        else:
-            status = "ok"
         out.write(
             f"  {_pad(result.ref, width)}  {result.rows_read:>7}  {result.rows_loaded:>7}  "
-            f"{result.pages:>5}  {status}\n"
+            f"{result.pages:>5}  {registry_status(result)}\n"
+        )
+    hidden = len(every) - len(registries)
+    if hidden:
+        empty = sum(1 for r in every if r.ok and not r.cursor_kept and r.rows_read == 0)
+        out.write(
+            f"  and {plural(hidden, 'more registry', 'more registries')} read ok "
+            f"({empty} of them empty): --verbose lists every one, --registries-csv FILE "
+            "writes them to a file\n"
         )
     for space in sorted(report.spaces.values(), key=lambda r: r.ref):
         if space.error:

@@ -2,6 +2,7 @@
 out of every output. Through the CLI's `main` in this process, but for the run lock, which is held
 by this process against a CLI process."""
 
+import csv
 import threading
 
 import duckdb
@@ -15,6 +16,8 @@ from conftest import (
     registry_args,
     run_cli,
 )
+from harness_registry import ListResult, RunReport
+from harness_registry_pipelines.cli import FULL_TABLE_UP_TO, print_summary
 from harness_registry_pipelines.runlock import RunLock
 
 
@@ -224,3 +227,75 @@ def test_settings_come_from_the_project_config_files(emulator, tmp_path):
         assert request["query"]["size"] == ["7"]
         assert request["query"]["sort_order"] == ["DESC"]
         assert request["query"]["search_term"] == ["a"]
+
+
+def space_report(registries: int) -> RunReport:
+    """A run over `registries` registries: r000 and r001 failed, r002 kept its cursor, every tenth
+    of the others is empty."""
+    report = RunReport()
+    for number in range(registries):
+        ref = f"acme/space/r{number:03}"
+        empty = number > 2 and number % 10 == 0
+        rows = 0 if empty or number < 2 else 5
+        report.registries[ref] = ListResult(
+            ref,
+            rows_read=rows,
+            rows_loaded=rows,
+            pages=1,
+            error="403 Forbidden" if number < 2 else None,
+            cursor_kept=number == 2,
+        )
+    return report
+
+
+def summary_lines(capsys, report: RunReport, every_registry: bool = False) -> list[str]:
+    settings = {"destination": "duckdb", "dataset_name": "harness"}
+    print_summary(report, settings, 1.0, every_registry=every_registry)  # type: ignore[arg-type]
+    return capsys.readouterr().out.splitlines()
+
+
+def test_a_run_over_many_registries_lists_the_failed_and_counts_the_others(capsys):
+    lines = summary_lines(capsys, space_report(100))
+    assert lines[0].startswith("445 artifact rows loaded from 100 registries into duckdb")
+    rows = [line.split()[0] for line in lines[2:-1]]
+    assert rows == ["acme/space/r000", "acme/space/r001", "acme/space/r002"]
+    assert "FAILED: 403 Forbidden" in lines[2] and "cursor kept" in lines[4]
+    assert lines[-1] == (
+        "  and 97 more registries read ok (9 of them empty): --verbose lists every one, "
+        "--registries-csv FILE writes them to a file"
+    )
+
+
+def test_verbose_or_few_registries_list_every_one(capsys):
+    every = summary_lines(capsys, space_report(100), every_registry=True)
+    assert [line.split()[0] for line in every[2:]] == [f"acme/space/r{n:03}" for n in range(100)]
+    few = summary_lines(capsys, space_report(FULL_TABLE_UP_TO))
+    assert len(few) == 2 + FULL_TABLE_UP_TO and "more registr" not in few[-1]
+
+
+def test_registries_csv_holds_every_registry_of_the_run(emulator, tmp_path):
+    refs = readable_registries(emulator)
+    table = tmp_path / "registries.csv"
+    result = call_cli(
+        "run",
+        *registry_args([*refs, "acme/no-such-registry"]),
+        "--registries-csv",
+        str(table),
+        env=cli_env(emulator, tmp_path),
+    )
+    assert result.returncode == 3, result.stderr
+    truth = emulator.dataset()["artifacts"]
+    with table.open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["registry"] for row in rows] == sorted([*refs, "acme/no-such-registry"])
+    for row in rows:
+        if row["registry"] == "acme/no-such-registry":
+            assert row["status"].startswith("FAILED: ") and row["read"] == "0"
+        else:
+            expected = str(len(truth[row["registry"]]))
+            assert (row["read"], row["loaded"], row["status"]) == (
+                expected,
+                expected,
+                "ok" if expected != "0" else "ok, empty",
+            )
+            assert int(row["pages"]) >= 1 and int(row["requests"]) >= int(row["pages"])
