@@ -402,3 +402,29 @@ def cli_env(emulator, tmp_path: Path, api_key: str | None = None) -> dict[str, s
 
 def registry_args(refs):
     return [arg for ref in refs for arg in ("--registry", ref)]
+
+
+# The modules whose tests each take several seconds (README commands and notebooks as pasted, kills,
+# Delta and Iceberg runs). pytest-xdist hands tests out in collection order and a worker cannot
+# steal a test that has started, so a long test collected last can leave the other core idle at
+# the end: these go first. Order only; every test runs either way.
+SLOW_MODULES_FIRST = (
+    "test_readme_commands.py",
+    "test_notebook.py",
+    "test_interrupted.py",
+    "test_lakehouse.py",
+    "test_security.py",
+    "test_concurrency.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return (
+            SLOW_MODULES_FIRST.index(name)
+            if name in SLOW_MODULES_FIRST
+            else len(SLOW_MODULES_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: the order within and among the other modules is kept
