@@ -44,6 +44,11 @@ def scan_of(path: str, page_size: int, items_path: str = "artifacts") -> ListSca
     )
 
 
+# Requests a gated client held for WAIT_SECONDS without the test releasing them, by client: the
+# unit tests' teardown fails on any (the scheduler may have swallowed the error, its reading over).
+NEVER_RELEASED: list[Request] = []
+
+
 class FakeClient:
     """Answers `get(path, params, subject)` from `lists`, like `HarnessClient.get`.
 
@@ -82,11 +87,14 @@ class FakeClient:
             self._in_flight.append(request)
             self.peak_in_flight = max(self.peak_in_flight, len(self._in_flight))
             self._changed.notify_all()
-            self._changed.wait_for(
+            released = self._changed.wait_for(
                 lambda: not self._gated or request in self._released, timeout=WAIT_SECONDS
             )
             self._in_flight.remove(request)
             self._changed.notify_all()
+        if not released:
+            NEVER_RELEASED.append(request)
+            raise AssertionError(f"the test never released {request}")
         if request in self.failures:
             raise self.failures[request]
         body = self.bodies.get(request) or self._page(path, params["page"], params["size"])

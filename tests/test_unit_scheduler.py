@@ -10,11 +10,28 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from fake_client import FIRST_ANSWER_AT, WAIT_SECONDS, FakeClient, FakeList, rows, scan_of
+from fake_client import (
+    FIRST_ANSWER_AT,
+    NEVER_RELEASED,
+    WAIT_SECONDS,
+    FakeClient,
+    FakeList,
+    rows,
+    scan_of,
+)
 from harness_registry import AuthError, RegistryError
 from harness_registry.scan import Page, PageScheduler, ScanFinished, ScanQueue
 
 Event = Page | ScanFinished
+
+
+@pytest.fixture(autouse=True)
+def every_gated_request_is_released() -> Iterator[None]:
+    """A request the test never released is answered after a timeout, and its error may be lost
+    once the reading is over: fail on it here rather than pass slowly."""
+    NEVER_RELEASED.clear()
+    yield
+    assert not NEVER_RELEASED, f"requests the test never released: {NEVER_RELEASED}"
 
 
 class Reader(threading.Thread):
