@@ -425,7 +425,7 @@ def print_summary(
         )
     hidden = len(every) - len(registries)
     if hidden:
-        empty = sum(1 for r in every if r.ok and not r.cursor_kept and r.rows_read == 0)
+        empty = sum(1 for r in every if registry_status(r) == "ok, empty")
         out.write(
             f"  and {plural(hidden, 'more registry', 'more registries')} read ok "
             f"({empty} of them empty): --verbose lists every one, --registries-csv FILE "

@@ -17,6 +17,7 @@ from conftest import (
     run_cli,
 )
 from harness_registry import ListResult, RunReport
+from harness_registry_pipelines import cli
 from harness_registry_pipelines.cli import FULL_TABLE_UP_TO, print_summary
 from harness_registry_pipelines.runlock import RunLock
 
@@ -273,17 +274,20 @@ def test_verbose_or_few_registries_list_every_one(capsys):
     assert len(few) == 2 + FULL_TABLE_UP_TO and "more registr" not in few[-1]
 
 
-def test_registries_csv_holds_every_registry_of_the_run(emulator, tmp_path):
+def test_registries_csv_holds_every_registry_of_the_run(emulator, tmp_path, monkeypatch):
+    # a short table limit, so that this handful of registries is summarised as a space would be
+    monkeypatch.setattr(cli, "FULL_TABLE_UP_TO", 2)
     refs = readable_registries(emulator)
     table = tmp_path / "registries.csv"
-    result = call_cli(
-        "run",
-        *registry_args([*refs, "acme/no-such-registry"]),
-        "--registries-csv",
-        str(table),
-        env=cli_env(emulator, tmp_path),
-    )
+    args = ("run", *registry_args([*refs, "acme/no-such-registry"]))
+    result = call_cli(*args, "--registries-csv", str(table), env=cli_env(emulator, tmp_path))
     assert result.returncode == 3, result.stderr
+    listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert listed == ["registry", "acme/no-such-registry", "and"], result.stdout
+    verbose = call_cli(*args, "--verbose", env=cli_env(emulator, tmp_path))
+    assert verbose.returncode == 3, verbose.stderr
+    listed = [line.split()[0] for line in verbose.stdout.splitlines() if line.startswith("  ")]
+    assert listed == ["registry", *sorted([*refs, "acme/no-such-registry"])], verbose.stdout
     truth = emulator.dataset()["artifacts"]
     with table.open(encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
