@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from .dataset import TIE_ORDERS
 from .scenarios import DEFAULT_BENCH_DEEP_VERSIONS, build_dataset
 from .server import EmulatorServer, loopback_host
 from .state import DEFAULT_API_KEY, EmulatorState
@@ -58,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit-per-minute", type=int, default=None, metavar="N", help="0 or absent: none"
     )
+    parser.add_argument(
+        "--tie-order",
+        choices=TIE_ORDERS,
+        default="random",
+        help="order of rows tied on the sort key: random on every request, as the server does, "
+        "or adversarial: every page a tie group spans shows the same first rows of it, so a "
+        "reader paging with a boundary inside a tie always skips one",
+    )
     return parser
 
 
@@ -85,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     state = EmulatorState(dataset, api_key=args.api_key, latency_ms=args.latency_ms)
     state.limiter.configure(args.rate_limit_per_minute)
+    dataset.tie_order = args.tie_order
     server = EmulatorServer(args.host, args.port, state)
 
     stop = threading.Event()

@@ -1,7 +1,7 @@
 """The `/_emulator/` control endpoints: JSON in, JSON out, no authentication.
 
-They let a test inspect what the client sent, inject faults, change latency and rate limits,
-mutate the data, and read the ground truth to compare a load against.
+They let a test inspect what the client sent, inject faults, change latency, rate limits and the
+order of tied rows, mutate the data, and read the ground truth to compare a load against.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from .dataset import TIE_ORDERS
 from .faults import FaultRuleError
 from .mutations import MutationError, apply_ops
 from .responses import Response, json_response
@@ -73,13 +74,17 @@ class ControlEndpoints:
         return {
             "latency_ms": self.state.latency_ms,
             "rate_limit_per_minute": self.state.limiter.per_minute,
+            "tie_order": self.state.dataset.tie_order,
         }
 
     def _set_config(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
         """Change only the keys given."""
-        unknown = set(body) - {"latency_ms", "rate_limit_per_minute"}
+        unknown = set(body) - {"latency_ms", "rate_limit_per_minute", "tie_order"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        tie_order = body.get("tie_order", self.state.dataset.tie_order)
+        if tie_order not in TIE_ORDERS:
+            raise ValueError(f"tie_order must be one of {', '.join(TIE_ORDERS)}, got {tie_order!r}")
         if "latency_ms" in body:
             latency = body["latency_ms"]
             if isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0:
@@ -87,6 +92,7 @@ class ControlEndpoints:
             self.state.latency_ms = float(latency)
         if "rate_limit_per_minute" in body:
             self.state.limiter.configure(body["rate_limit_per_minute"])
+        self.state.dataset.tie_order = tie_order
         return self._config()
 
     def _add_faults(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:

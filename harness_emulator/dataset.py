@@ -9,6 +9,7 @@ The server behaviour it reproduces is described in docs/harness-api.md.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import threading
 import time
@@ -255,6 +256,10 @@ class LazyArtifacts:
         return self._resident_artifacts
 
 
+# How rows that tie on the sort key are ordered (the `tie_order` setting, see `page_of_sorted`).
+TIE_ORDERS = ("random", "adversarial")
+
+
 def sort_without_tiebreaker(
     items: Iterable[Any], key: Callable[[Any], Any], descending: bool
 ) -> list[Any]:
@@ -265,6 +270,52 @@ def sort_without_tiebreaker(
     """
     rng = random.Random()
     return sorted(items, key=lambda item: (key(item), rng.random()), reverse=descending)
+
+
+def page_of_sorted(
+    items: Iterable[Any],
+    key: Callable[[Any], Any],
+    descending: bool,
+    offset: int,
+    limit: int,
+    tie_order: str = "random",
+) -> list[Any]:
+    """One page of `items` sorted by `key` with no tiebreaker, the ties ordered by `tie_order`.
+
+    `"random"`: ties in a random order on every request (`sort_without_tiebreaker`), so that a
+    reader paging over a tied key skips a row now and then.
+
+    `"adversarial"`: every page is cut from the order that puts first, within each group of tied
+    rows, the rows it overlaps. So each page that a tie group spans shows the same first rows of
+    the group (in the group's input order), and a reader that pages through one list with a page
+    boundary inside a tie group always reads one row twice and misses another, whatever order
+    its requests arrive in. Each page is still a correct sort, as a database could return it.
+
+    Example:
+        >>> rows = ["a", "b1", "b2", "c"]
+        >>> [page_of_sorted(rows, lambda r: r[0], False, o, 2, "adversarial") for o in (0, 2)]
+        [['a', 'b1'], ['b1', 'c']]
+    """
+    if tie_order == "random":
+        return sort_without_tiebreaker(items, key, descending)[offset : offset + limit]
+    if tie_order != "adversarial":
+        raise ValueError(f"tie_order must be one of {', '.join(TIE_ORDERS)}, got {tie_order!r}")
+    # sorted() is stable, descending too: tied rows keep their input order.
+    keyed = sorted(
+        ((key(item), item) for item in items), key=lambda pair: pair[0], reverse=descending
+    )
+    end = offset + limit
+    page: list[Any] = []
+    start = 0
+    for _, group in itertools.groupby(keyed, key=lambda pair: pair[0]):
+        tied = [item for _, item in group]
+        stop = start + len(tied)
+        if stop > offset:
+            page += tied[: min(stop, end) - max(start, offset)]
+        start = stop
+        if start >= end:
+            break
+    return page
 
 
 def start_of_day_ms(now_s: float | None = None) -> int:
@@ -298,6 +349,9 @@ class Dataset:
         self.registries: dict[str, Registry] = {}
         self._next_artifact_id = 1
         self._uuid_namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"harness-emulator/seed/{seed}")
+        # How list queries order rows that tie on the sort key (`page_of_sorted`); a string read
+        # and written whole, so no lock.
+        self.tie_order = "random"
 
     # -- building -------------------------------------------------------------------------
 
@@ -470,8 +524,9 @@ class Dataset:
                 "downloadsCount": lambda pair: 0,
                 "createdAt": lambda pair: pair[1].created_ms,
             }
-            ordered = sort_without_tiebreaker(matches, keys[sort_field], descending)
-            page = ordered[offset : offset + limit]
+            page = page_of_sorted(
+                matches, keys[sort_field], descending, offset, limit, self.tie_order
+            )
             if registry.package_type not in MAPPED_PACKAGE_TYPES:
                 # The row mapper skips types it does not handle; the count does not.
                 return [], len(matches)
@@ -507,28 +562,31 @@ class Dataset:
             else:
                 # The server counts versions here, not artifacts: itemCount overstates.
                 item_count = sum(artifact.version_count for artifact in matches)
-            ordered = self._order_artifacts(registry, matches, sort_field, descending)
-            page = ordered[offset : offset + limit]
+            key = self._artifact_sort_key(registry, sort_field)
+            if key is None:
+                # Creation time. The list is kept in creation order and creation times never tie.
+                ordered = list(reversed(matches)) if descending else matches
+                page = ordered[offset : offset + limit]
+            else:
+                page = page_of_sorted(matches, key, descending, offset, limit, self.tie_order)
             return [self.render_artifact(registry, artifact) for artifact in page], item_count
 
     @staticmethod
-    def _order_artifacts(
-        registry: Registry, artifacts: list[Artifact], sort_field: str, descending: bool
-    ) -> list[Artifact]:
+    def _artifact_sort_key(registry: Registry, sort_field: str) -> Callable[[Artifact], Any] | None:
+        """What a sort on `sort_field` orders by; None for creation order."""
         if sort_field == "name":
             # Unique except on Hugging Face, where a model and a dataset may share a name.
-            return sort_without_tiebreaker(artifacts, lambda a: a.name, descending)
+            return lambda a: a.name
         if sort_field == "lastModified":
             if registry.tag_based:
-                return sort_without_tiebreaker(artifacts, lambda a: a.last_modified_ms, descending)
+                return lambda a: a.last_modified_ms
             # Not the returned lastModified: the artifact row's own update time.
-            return sort_without_tiebreaker(artifacts, lambda a: a.updated_ms, descending)
+            return lambda a: a.updated_ms
         if sort_field in ("downloadsCount", "repoKey"):
             # repoKey orders by the registry name and downloadsCount by a column that does not
             # vary within the list, so every row ties: the order is effectively random.
-            return sort_without_tiebreaker(artifacts, lambda a: 0, descending)
-        # Creation time. The list is kept in creation order and creation times never tie.
-        return list(reversed(artifacts)) if descending else artifacts
+            return lambda a: 0
+        return None
 
     def query_registries(
         self,
@@ -555,14 +613,12 @@ class Dataset:
                 and (registry_type is None or registry.registry_type == registry_type)
                 and search_term in registry.identifier
             ]
-            ordered = self._order_registries(matches, sort_field, descending)
-            page = ordered[offset : offset + limit]
+            key = self._registry_sort_key(sort_field)
+            page = page_of_sorted(matches, key, descending, offset, limit, self.tie_order)
             return [self.render_registry(registry) for registry in page], len(matches)
 
     @staticmethod
-    def _order_registries(
-        registries: list[Registry], sort_field: str, descending: bool
-    ) -> list[Registry]:
+    def _registry_sort_key(sort_field: str) -> Callable[[Registry], Any]:
         keys: dict[str, Callable[[Registry], Any]] = {
             "identifier": lambda r: r.identifier,
             "lastModified": lambda r: r.updated_ms,
@@ -571,8 +627,7 @@ class Dataset:
             "downloadsCount": lambda r: r.listing_figures()[1],
             "type": lambda r: r.registry_type,
         }
-        key = keys.get(sort_field, lambda r: r.created_ms)
-        return sort_without_tiebreaker(registries, key, descending)
+        return keys.get(sort_field, lambda r: r.created_ms)
 
     # -- ground truth -----------------------------------------------------------------------
 

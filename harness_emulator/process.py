@@ -49,6 +49,7 @@ class EmulatorProcess:
         bench_deep_versions: int | None = None,
         latency_ms: float | None = None,
         rate_limit_per_minute: int | None = None,
+        tie_order: str | None = None,
         startup_timeout: float = 15.0,
     ) -> None:
         self.api_key = api_key
@@ -66,6 +67,7 @@ class EmulatorProcess:
             "--bench-deep-versions": bench_deep_versions,
             "--latency-ms": latency_ms,
             "--rate-limit-per-minute": rate_limit_per_minute,
+            "--tie-order": tie_order,
         }
         # The emulator needs only the standard library (and PYTHONPATH, set in start(), finds
         # it): -S skips `site`, the virtualenv's .pth files and editable-install finders, which
@@ -207,7 +209,7 @@ class EmulatorProcess:
         return self.control("GET", "config")
 
     def set_config(self, **settings: Any) -> dict[str, Any]:
-        """E.g. `set_config(latency_ms=50, rate_limit_per_minute=None)`."""
+        """E.g. `set_config(latency_ms=50, rate_limit_per_minute=None, tie_order="adversarial")`."""
         return self.control("POST", "config", settings)
 
     def faults(self) -> list[dict[str, Any]]:

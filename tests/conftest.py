@@ -89,10 +89,10 @@ class SharedEmulator(EmulatorProcess):
 
     def reset(self) -> None:
         """Back to the state of a new process: no faults or triggers, no latency or rate limit,
-        an empty request log."""
+        ties in random order, an empty request log."""
         self.clear_faults()
         self.clear_triggers()
-        self.set_config(latency_ms=0.0, rate_limit_per_minute=None)
+        self.set_config(latency_ms=0.0, rate_limit_per_minute=None, tie_order="random")
         self.reset_log()
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import pytest
+import requests
 
 from emulator_client import (
     DOCKER,
@@ -151,6 +153,74 @@ def test_ties_come_back_in_an_order_that_changes(emulator: EmulatorProcess) -> N
         data = list_artifacts(emulator, PYPI, size=300, page=0, sort_field="downloadsCount")
         download_orders.add(tuple(names(data["artifacts"])))
     assert len(download_orders) > 1
+
+
+def keys(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """A Hugging Face row's identity: a model and a dataset may share a name."""
+    return [(row["name"], row["artifactType"]) for row in rows]
+
+
+def test_adversarial_tie_order_makes_one_list_over_a_tie_always_skip_a_row(
+    emulator: EmulatorProcess,
+) -> None:
+    """With `tie_order: adversarial`, every page a tie group spans shows the same first rows of
+    it: a name-sorted list with the page boundary between the model and the dataset that share
+    a name reads one of them twice and the other never, on every read and in any request order;
+    each artifact type's own list has no tie and reads whole."""
+    assert emulator.set_config(tie_order="adversarial")["tie_order"] == "adversarial"
+    expected = sorted(keys(truth(emulator, HF)))
+    tied = {key for key in expected if key[0] == "acme/support-tickets"}
+    assert len(tied) == 2
+    boundary = expected.index(min(tied)) + 1  # page 0 ends with the first of the two
+    reads = [keys(scan(emulator, HF, boundary, sort_field="name")) for _ in range(2)]
+    assert reads[0] == reads[1]
+    (twice,) = {key for key in reads[0] if reads[0].count(key) == 2}
+    (missed,) = set(expected) - set(reads[0])
+    assert {twice, missed} == tied
+    assert len(reads[0]) == len(expected)
+    backwards = [
+        keys(list_artifacts(emulator, HF, page=page, size=boundary, sort_field="name")["artifacts"])
+        for page in (1, 0)
+    ]
+    assert backwards[0][0] == backwards[1][-1] == twice
+    by_type = [
+        key
+        for artifact_type in ("model", "dataset")
+        for key in keys(
+            scan(emulator, HF, boundary, sort_field="name", artifact_type=artifact_type)
+        )
+    ]
+    assert sorted(by_type) == expected
+    # Every row ties on downloadsCount: every page shows the same first rows.
+    pages = [
+        names(
+            list_artifacts(emulator, PYPI, page=page, size=7, sort_field="downloadsCount")[
+                "artifacts"
+            ]
+        )
+        for page in (0, 1, 5)
+    ]
+    assert pages[0] == pages[1] == pages[2] == names(truth(emulator, PYPI))[:7]
+    # The default again: the tied pair comes back in either order.
+    assert emulator.set_config(tie_order="random")["tie_order"] == "random"
+    pair_orders = set()
+    for _ in range(40):
+        rows = list_artifacts(emulator, HF, size=100, page=0, sort_field="name")["artifacts"]
+        pair_orders.add(tuple(keys([row for row in rows if row["name"] == missed[0]])))
+        if len(pair_orders) == 2:
+            break
+    assert pair_orders == {(twice, missed), (missed, twice)}
+
+
+def test_tie_order_setting_refuses_an_unknown_order(emulator: EmulatorProcess) -> None:
+    response = requests.post(
+        f"{emulator.base_url}/_emulator/config", json={"tie_order": "alternate"}, timeout=10
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "tie_order must be one of random, adversarial, got 'alternate'"
+    }
+    assert emulator.config()["tie_order"] == "random"
 
 
 def test_last_modified_sort_uses_another_time_than_the_one_returned(

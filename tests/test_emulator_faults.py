@@ -164,7 +164,11 @@ def test_latency_applies_per_request_and_concurrent_requests_overlap(
     elapsed = time.monotonic() - started
     assert statuses == [200] * 6
     assert 0.4 <= elapsed < 6 * 0.4 / 2
-    assert emulator.set_config(latency_ms=0) == {"latency_ms": 0.0, "rate_limit_per_minute": None}
+    assert emulator.set_config(latency_ms=0) == {
+        "latency_ms": 0.0,
+        "rate_limit_per_minute": None,
+        "tie_order": "random",
+    }
 
 
 def test_rate_limit_answers_429_without_retry_after(emulator: EmulatorProcess) -> None:
@@ -186,9 +190,15 @@ def test_rate_limit_answers_429_without_retry_after(emulator: EmulatorProcess) -
     assert all(get(url).status_code == 200 for _ in range(5))
 
 
-def test_rate_limit_and_latency_flags() -> None:
-    with EmulatorProcess(rate_limit_per_minute=120, latency_ms=5) as emulator:
-        assert emulator.config() == {"latency_ms": 5.0, "rate_limit_per_minute": 120}
+def test_rate_limit_latency_and_tie_order_flags() -> None:
+    with EmulatorProcess(
+        rate_limit_per_minute=120, latency_ms=5, tie_order="adversarial"
+    ) as emulator:
+        assert emulator.config() == {
+            "latency_ms": 5.0,
+            "rate_limit_per_minute": 120,
+            "tie_order": "adversarial",
+        }
         statuses = [get(artifacts_url(emulator, DOCKER)).status_code for _ in range(6)]
         assert 429 in statuses
 

@@ -104,3 +104,35 @@ def test_registries_paging_and_errors(emulator: EmulatorProcess) -> None:
     assert_json_error(get(url, {"page": -1, "size": 5}), 400, "page and size must be non-negative")
     assert get(url, {"size": "x"}).headers["Content-Type"].startswith("text/plain")
     assert_json_error(get(registries_url(emulator, "nobody")), 400, "space not found: nobody")
+
+
+def test_adversarial_tie_order_makes_a_listing_sorted_by_identifier_skip_registries(
+    emulator: EmulatorProcess,
+) -> None:
+    """Identifiers repeat across projects. With `tie_order: adversarial`, a listing sorted by
+    identifier with page boundaries inside the tie shows the same first registries of it on every
+    page, so it misses some, every time; the creation order (no `sort_field`) never ties."""
+    added = [f"acme/team-{i}/docker" for i in range(6)]
+    emulator.mutate(
+        [{"op": "add_registry", "path": path, "package_type": "DOCKER"} for path in added]
+    )
+    emulator.set_config(tie_order="adversarial")
+    expected = ACME_LISTED | set(added)
+
+    def read(**params: Any) -> list[str]:
+        paths = []
+        for page in range(4):
+            data = list_registries(
+                emulator, "acme", scope="descendants", page=page, size=5, **params
+            )
+            paths += [row["path"] for row in data["registries"]]
+        return paths
+
+    by_identifier = read(sort_field="identifier")
+    assert by_identifier == read(sort_field="identifier")
+    assert len(by_identifier) == len(expected)
+    # conda, then the six "docker" at 1-6: page 0 shows the first four, page 1 the first two.
+    assert by_identifier[1:5] == added[:4]
+    assert by_identifier[5:7] == added[:2]
+    assert set(expected) - set(by_identifier) == set(added[4:])
+    assert sorted(read()) == sorted(expected)
