@@ -25,6 +25,7 @@ tests and other callers.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -89,14 +90,21 @@ class ReportQuery:
     def from_file(cls, path: Path) -> ReportQuery:
         """Reads and checks one report file.
 
+        A file whose text was read and checked before in this process is not parsed again: a
+        report query never changes, so every run may share it.
+
         Raises:
             ValueError: a bad file name, not one statement, a `%`, a table other than those of
                 queries.RELATIONS, or a parameter other than those of `PARAMS`.
         """
+        return _checked_query(path, path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_text(cls, path: Path, text: str) -> ReportQuery:
+        """Checks the text of the report file `path` (see `from_file`)."""
         match = _FILE_NAME.match(path.name)
         if not match:
             raise ValueError(f"{path}: report files are named NN_name.sql (lowercase)")
-        text = path.read_text(encoding="utf-8")
         statement = Statement.parse(text, str(path))
         check_relations(statement)
         unknown = sorted(set(statement.params) - set(PARAMS))
@@ -113,6 +121,11 @@ class ReportQuery:
     def reads_versions(self) -> bool:
         """Whether it reads `artifact_versions` (skipped on a dataset loaded without versions)."""
         return reads_versions(self.statement)
+
+
+@functools.lru_cache(maxsize=128)
+def _checked_query(path: Path, text: str) -> ReportQuery:
+    return ReportQuery.from_text(path, text)
 
 
 def report_files(directory: Path = REPORTS_DIR) -> dict[str, Path]:
