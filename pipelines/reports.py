@@ -378,8 +378,8 @@ def print_reports(
 
 @contextlib.contextmanager
 def open_dataset(settings: Mapping[str, str], destination: Destination) -> Iterator[Any]:
-    """The destination's sql client for the configured dataset, its connection open: one
-    configuration resolved and one connection for every statement of a report run.
+    """The destination's sql client for the configured dataset, its connection open, for every
+    statement of a report run: one throwaway pipeline, one job client, one connection.
 
     The pipeline lives in a throwaway folder, so that a report (failed or not) never changes the
     local state that `run` resumes from. A DuckDB file is opened read-only, and never created.
