@@ -525,6 +525,7 @@ def command_report(args: argparse.Namespace) -> int:
         top=args.top,
         names=args.report,
         cleanup_days=args.cleanup_days,
+        destination=destination,  # checked once: each check resolves the destination's config
     )
 
 

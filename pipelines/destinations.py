@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.destination.client import JobClientBase
 
 DUCKDB = "duckdb"
 
@@ -31,5 +32,11 @@ def duckdb_database(pipeline: dlt.Pipeline) -> str | None:
     destination, or a DuckDB one given a connection rather than a file."""
     if destination_kind(pipeline.destination) != DUCKDB:
         return None
-    database = pipeline.destination_client().config.credentials.database
+    return duckdb_file(pipeline.destination_client())
+
+
+def duckdb_file(client: JobClientBase) -> str | None:
+    """The database file of a DuckDB destination's job client (`pipeline.destination_client()`),
+    or None when it was given a connection rather than a file."""
+    database = client.config.credentials.database
     return str(database) if isinstance(database, str | Path) else None

@@ -96,7 +96,7 @@ def check_relations(statement: Statement) -> None:
     Raises:
         ValueError: naming the tables in question.
     """
-    tree = statement.expression()
+    tree = statement.tree  # read only
     own = {cte.alias for cte in tree.find_all(exp.CTE)}
     tables = list(tree.find_all(exp.Table))
     qualified = sorted({table.sql() for table in tables if table.db or table.catalog})
@@ -114,9 +114,7 @@ def check_relations(statement: Statement) -> None:
 
 def reads_versions(statement: Statement) -> bool:
     """Whether the SQL reads `artifact_versions` or its tags (and so says nothing without them)."""
-    return any(
-        table.name in VERSION_RELATIONS for table in statement.expression().find_all(exp.Table)
-    )
+    return any(table.name in VERSION_RELATIONS for table in statement.tree.find_all(exp.Table))
 
 
 @dataclass(frozen=True)
@@ -230,13 +228,14 @@ class ArtifactQueries:
 
     def _tree(self, statement: Statement) -> exp.Expression:
         check_relations(statement)
-        tree = statement.expression()
-        read = {table.name for table in tree.find_all(exp.Table)}
+        read = {table.name for table in statement.tree.find_all(exp.Table)}
+        tree = statement.expression()  # the one copy: changed in place below, rendered once
         own = [(cte.alias, cte.this) for cte in tree.ctes] if isinstance(tree, exp.Query) else []
-        ours = [(name, self.relations.get(name)) for name in RELATIONS if name in read]
+        # the relations are shared by every statement: each gets a copy of those it reads
+        ours = [(name, self.relations.get(name).copy()) for name in RELATIONS if name in read]
         # ours first: the statement's own CTEs may read them
         for position, (name, query) in enumerate([*ours, *own]):
-            tree = tree.with_(name, as_=query.copy(), append=position > 0)
+            tree = tree.with_(name, as_=query, append=position > 0, copy=False)
         return tree
 
 

@@ -50,6 +50,8 @@ def short_time(value: datetime) -> str:
 def display_width(text: str) -> int:
     """Columns a terminal gives the text: wide and full-width characters (CJK) take two, combining
     marks none. Ambiguous-width characters count as one, as in Western terminals."""
+    if text.isascii():  # most cells: one column a character, no need to look each one up
+        return len(text)
     return sum(
         0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
         for char in text

@@ -24,18 +24,22 @@ tests and other callers.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import dlt
+from dlt.common.destination import Destination
 
+from harness_registry_pipelines.destinations import DUCKDB, destination_kind, duckdb_file
 from harness_registry_pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 from harness_registry_pipelines.paths import REPO_ROOT
 from harness_registry_pipelines.queries import (
@@ -47,7 +51,7 @@ from harness_registry_pipelines.queries import (
     reads_versions,
 )
 from harness_registry_pipelines.report_output import FORMATS, WRITERS, plural
-from harness_registry_pipelines.runner import check_destination, duckdb_database
+from harness_registry_pipelines.runner import check_destination
 from harness_registry_pipelines.sql_engine import DltEngine, Statement
 
 REPORTS_DIR = REPO_ROOT / "reports"
@@ -86,14 +90,21 @@ class ReportQuery:
     def from_file(cls, path: Path) -> ReportQuery:
         """Reads and checks one report file.
 
+        A file whose text was read and checked before in this process is not parsed again: a
+        report query never changes, so every run may share it.
+
         Raises:
             ValueError: a bad file name, not one statement, a `%`, a table other than those of
                 queries.RELATIONS, or a parameter other than those of `PARAMS`.
         """
+        return _checked_query(path, path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_text(cls, path: Path, text: str) -> ReportQuery:
+        """Checks the text of the report file `path` (see `from_file`)."""
         match = _FILE_NAME.match(path.name)
         if not match:
             raise ValueError(f"{path}: report files are named NN_name.sql (lowercase)")
-        text = path.read_text(encoding="utf-8")
         statement = Statement.parse(text, str(path))
         check_relations(statement)
         unknown = sorted(set(statement.params) - set(PARAMS))
@@ -110,6 +121,11 @@ class ReportQuery:
     def reads_versions(self) -> bool:
         """Whether it reads `artifact_versions` (skipped on a dataset loaded without versions)."""
         return reads_versions(self.statement)
+
+
+@functools.lru_cache(maxsize=128)
+def _checked_query(path: Path, text: str) -> ReportQuery:
+    return ReportQuery.from_text(path, text)
 
 
 def report_files(directory: Path = REPORTS_DIR) -> dict[str, Path]:
@@ -203,7 +219,7 @@ def run_reports(
     directory: Path = REPORTS_DIR,
     cleanup_days: int = DEFAULT_CLEANUP_DAYS,
 ) -> ReportRun:
-    """Runs the reports on the pipeline's destination and dataset.
+    """Runs the reports on the pipeline's destination and dataset, over one connection.
 
     Raises:
         NoDataError: the dataset has no `artifacts` table.
@@ -211,17 +227,8 @@ def run_reports(
     """
     destination = pipeline.destination.destination_name if pipeline.destination else "?"
     with pipeline.sql_client() as client:
-        # the dataset as the destination spells it (its naming convention may change the case)
-        dataset = client.make_qualified_table_name_path(None, quote=False)[-1]
-        try:
-            queries = ArtifactQueries(DltEngine(client), dataset)
-        except NoDataError:
-            raise NoDataError(
-                f"no artifacts loaded yet in dataset {pipeline.dataset_name} on {destination}: "
-                f"run `{RUN_HINT}` first"
-            ) from None
-        return run_queries(
-            queries,
+        return run_on_client(
+            client,
             destination=destination,
             dataset=pipeline.dataset_name,
             days=days,
@@ -231,6 +238,25 @@ def run_reports(
             directory=directory,
             cleanup_days=cleanup_days,
         )
+
+
+def run_on_client(client: Any, *, destination: str, dataset: str, **options: Any) -> ReportRun:
+    """Runs the reports through an open dlt sql client, every statement over its one connection;
+    `destination` and `dataset` (as configured) label the run and its errors, `options` are those
+    of `run_queries`.
+
+    Raises:
+        NoDataError: the dataset has no `artifacts` table.
+    """
+    # the dataset as the destination spells it (its naming convention may change the case)
+    spelled = client.make_qualified_table_name_path(None, quote=False)[-1]
+    try:
+        queries = ArtifactQueries(DltEngine(client), spelled)
+    except NoDataError:
+        raise NoDataError(
+            f"no artifacts loaded yet in dataset {dataset} on {destination}: run `{RUN_HINT}` first"
+        ) from None
+    return run_queries(queries, destination=destination, dataset=dataset, **options)
 
 
 def run_queries(
@@ -297,12 +323,14 @@ def print_reports(
     now: datetime | None = None,
     out: TextIO | None = None,
     cleanup_days: int = DEFAULT_CLEANUP_DAYS,
+    destination: Destination | None = None,
 ) -> int:
     """The `report` command: runs the reports on the configured pipeline's destination and dataset
     and prints them as readable tables, CSV or JSON. Returns the exit code.
 
-    `settings` holds `pipeline_name`, `destination` and `dataset_name`. A DuckDB database is opened
-    read-only, and never created: a missing file is "nothing loaded yet".
+    `settings` holds `pipeline_name`, `destination` and `dataset_name`; `destination` is that
+    destination when the caller has checked it already (`runner.check_destination`). A DuckDB
+    database is opened read-only, and never created: a missing file is "nothing loaded yet".
     """
     if output_format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
@@ -316,44 +344,25 @@ def print_reports(
         print(f"error: --cleanup-days must be 0 or more (got {cleanup_days})", file=sys.stderr)
         return EXIT_CONFIG
     out = out or sys.stdout
-    destination = check_destination(settings["destination"])
-    connection = None
-    # Reports read the destination only: their pipeline lives in a throwaway folder, so that a
-    # report (failed or not) never changes the local state that `run` resumes from.
-    workdir = tempfile.TemporaryDirectory(prefix="harness_registry_report_")
+    destination = destination or check_destination(settings["destination"])
     try:
-        pipeline = dlt.pipeline(
-            pipeline_name=settings["pipeline_name"],
-            pipelines_dir=workdir.name,
-            destination=destination,
-            dataset_name=settings["dataset_name"],
-        )
-        database = duckdb_database(pipeline)
-        if database is not None:
-            if not Path(database).is_file():
-                raise NoDataError(
-                    f"no artifacts loaded yet in dataset {settings['dataset_name']}: "
-                    f"{database} does not exist; run `{RUN_HINT}` first"
-                )
-            import duckdb
-
-            connection = duckdb.connect(database, read_only=True)
-            pipeline = dlt.pipeline(
-                pipeline_name=settings["pipeline_name"],
-                pipelines_dir=workdir.name,
-                destination=dlt.destinations.duckdb(connection),
-                dataset_name=settings["dataset_name"],
+        with open_dataset(settings, destination) as client:
+            run = run_on_client(
+                client,
+                # DuckDB's reports have always been labelled by the type, other destinations by name
+                destination=DUCKDB
+                if destination_kind(destination) == DUCKDB
+                else destination.destination_name,
+                dataset=settings["dataset_name"],
+                days=days,
+                top=top,
+                now=now,
+                names=names,
+                cleanup_days=cleanup_days,
             )
-        run = run_reports(
-            pipeline, days=days, top=top, now=now, names=names, cleanup_days=cleanup_days
-        )
     except NoDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    finally:
-        if connection is not None:
-            connection.close()
-        workdir.cleanup()
     # Versions are off by default: a note on every report would be noise; it is said when asked for.
     # On stderr: stdout stays the reports, parseable as csv or json.
     if run.note and names:
@@ -365,3 +374,39 @@ def print_reports(
         if out is sys.stdout:  # keeps the interpreter's final flush quiet
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def open_dataset(settings: Mapping[str, str], destination: Destination) -> Iterator[Any]:
+    """The destination's sql client for the configured dataset, its connection open, for every
+    statement of a report run: one throwaway pipeline, one job client, one connection.
+
+    The pipeline lives in a throwaway folder, so that a report (failed or not) never changes the
+    local state that `run` resumes from. A DuckDB file is opened read-only, and never created.
+
+    Raises:
+        NoDataError: the DuckDB file does not exist.
+    """
+    with tempfile.TemporaryDirectory(prefix="harness_registry_report_") as workdir:
+        pipeline = dlt.pipeline(
+            pipeline_name=settings["pipeline_name"],
+            pipelines_dir=workdir,
+            destination=destination,
+            dataset_name=settings["dataset_name"],
+        )
+        if destination_kind(destination) == DUCKDB:
+            job_client = pipeline.destination_client()
+            database = duckdb_file(job_client)
+            if database is not None:
+                if not Path(database).is_file():
+                    raise NoDataError(
+                        f"no artifacts loaded yet in dataset {settings['dataset_name']}: "
+                        f"{database} does not exist; run `{RUN_HINT}` first"
+                    )
+                # before the connection opens: read-only, DuckDB neither creates nor changes it
+                job_client.config.credentials.read_only = True
+            client = job_client.sql_client
+        else:
+            client = pipeline.sql_client()
+        with client:
+            yield client

@@ -52,18 +52,22 @@ class Statement:
                 parameter marker; use MOD(), and no LIKE).
         """
         statement = cls(text, origin)
-        statement.expression()
         if "%" in statement.render("duckdb"):  # where parameters are `$name`, not `%(name)s`
             raise ValueError(f"{origin}: '%' is not allowed in report SQL (use MOD(), no LIKE)")
         return statement
 
     def expression(self) -> exp.Expression:
         """The statement's syntax tree (a new copy each time, free to change)."""
-        return self._parsed.copy()
+        return self.tree.copy()
 
     @functools.cached_property
-    def _parsed(self) -> exp.Expression:
-        # parsed once: a report is checked, inspected and rendered, and parsing costs ten copies
+    def tree(self) -> exp.Expression:
+        """The statement's syntax tree, parsed once and shared: to read (find tables, names),
+        never to change; `expression()` gives a copy to change.
+
+        Raises:
+            ValueError: not one statement, or a syntax error.
+        """
         try:
             statements = [s for s in sqlglot.parse(self.text, read=READ_DIALECT) if s is not None]
         except sqlglot.errors.ParseError as error:
@@ -76,17 +80,37 @@ class Statement:
     @property
     def params(self) -> list[str]:
         """The parameter names, each once, in the order they first appear."""
-        names = [node.name for node in self.expression().find_all(exp.Placeholder, bfs=False)]
-        return list(dict.fromkeys(names))
+        return list(self._params)
+
+    @functools.cached_property
+    def _params(self) -> tuple[str, ...]:
+        names = [node.name for node in self.tree.find_all(exp.Placeholder, bfs=False)]
+        return tuple(dict.fromkeys(names))
 
     def render(self, dialect: str = READ_DIALECT, tree: exp.Expression | None = None) -> str:
         """The SQL in a database's dialect, parameters written as its driver binds them by name.
 
-        `tree` is the statement's expression as the caller changed it (see queries.py)."""
-        tree = tree if tree is not None else self.expression()
-        # sqlglot notes that EXTRACT(EPOCH FROM a TIMESTAMPTZ) may differ between databases: the
-        # epoch is the same instant in both, and the reports' results are tested on both
-        return tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.IGNORE)
+        `tree` is a copy of the statement's expression that the caller changed (see queries.py);
+        it is rendered as it is, not copied again, so it is the caller's to throw away after."""
+        if tree is None:
+            rendered = self._rendered.get(dialect)
+            if rendered is None:
+                # sqlglot's generator copies a tree before it rewrites it for a dialect: the
+                # shared one stays as parsed
+                rendered = self._rendered[dialect] = _sql(self.tree, dialect, copy=True)
+            return rendered
+        return _sql(tree, dialect, copy=False)
+
+    @functools.cached_property
+    def _rendered(self) -> dict[str, str]:
+        """The statement as written, rendered once per dialect."""
+        return {}
+
+
+def _sql(tree: exp.Expression, dialect: str, *, copy: bool) -> str:
+    # sqlglot notes that EXTRACT(EPOCH FROM a TIMESTAMPTZ) may differ between databases: the
+    # epoch is the same instant in both, and the reports' results are tested on both
+    return tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.IGNORE, copy=copy)
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,7 @@ CHILD_COLUMNS = {
     "_dlt_id": "VARCHAR",
 }
 Table = tuple[dict[str, str], list[tuple[Any, ...]]]  # columns with their types, rows
+INSERT_ROWS = 1000  # rows of one INSERT statement in load_rows
 
 
 def fixture_tables(
@@ -257,7 +258,11 @@ def load_rows(
     for name, (columns, values) in fixture_tables(rows, **tables).items():
         definition = ", ".join(f"{column} {kind}" for column, kind in columns.items())
         connection.execute(f"CREATE TABLE {schema}.{name} ({definition})")
-        if values:
-            connection.executemany(
-                f"INSERT INTO {schema}.{name} VALUES ({', '.join('?' for _ in columns)})", values
+        # many rows a statement: executemany runs one statement per row, ~6 times the CPU
+        row = f"({', '.join('?' for _ in columns)})"
+        for start in range(0, len(values), INSERT_ROWS):
+            chunk = values[start : start + INSERT_ROWS]
+            connection.execute(
+                f"INSERT INTO {schema}.{name} VALUES {', '.join(row for _ in chunk)}",
+                [value for values_of_row in chunk for value in values_of_row],
             )

@@ -11,13 +11,23 @@ a dataset loaded without versions.
 test_postgres.py imports `REPORT_NAMES` and `expected_reports` from here: the artifact reports,
 which every dataset has."""
 
+import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dlt
 import duckdb
 import pytest
 
-from conftest import expected_artifacts, readable_registries, run_source
+from conftest import (
+    duckdb_file,
+    expected_artifacts,
+    isolate_dlt,
+    make_pipeline,
+    readable_registries,
+    run_source,
+)
 from harness_registry_pipelines.queries import ArtifactQueries
 from harness_registry_pipelines.reports import ReportRun, run_queries, run_reports
 from harness_registry_pipelines.sql_engine import DuckDBEngine
@@ -450,16 +460,108 @@ def at_ms(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
-def test_every_report_on_loaded_data_equals_the_report_on_the_emulator_rows(emulator, pipeline):
-    refs = readable_registries(emulator)
-    run_source(emulator, pipeline, registries=refs)
-    rows = truth_rows(emulator, refs)
-    known = sorted(row["last_modified"] for row in rows if row["last_modified"] is not None)
-    # a report time and window that split the data: some recent artifacts, some stale registries
+# Registries added with artifacts at the edges of a time window that starts after every seeded
+# artifact: `at-edge` at its very start, `before-edge` 1 ms earlier, and one of unknown time.
+WINDOW_REGISTRIES = ("acme/reports-fresh", "acme/reports-stale", "acme/reports-unknown")
+WINDOW_DAYS = 10
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """The emulator's data as `loaded` changed and loaded it, and what the tests need to know of it."""
+
+    pipeline: dlt.Pipeline
+    rows: list[dict[str, Any]]  # what the `artifacts` table must hold (truth_rows)
+    served: dict[str, int]  # artifacts the emulator lists per readable registry, all loaded
+    tie_names: list[str]  # of one registry: ranks 1, 2, 2, 2, 5 of every artifact's downloads
+    window_now_ms: int  # WINDOW_DAYS after the window registries' edge
+    window_since_ms: int
+    unlabelled: dlt.Pipeline  # the smallest registry alone, its artifacts' labels all removed
+    unlabelled_ref: str
+
+
+@pytest.fixture(scope="module")
+def loaded(emulator_lender, tmp_path_factory) -> LoadedData:
+    """The emulator's readable registries loaded once by the source, for the tests below that read
+    them (`run_reports` opens its own read of the file each time). Before the load, the emulator
+    gets what those tests look for: five artifacts of one registry on top of the downloads, three
+    of them tied, the WINDOW_REGISTRIES, and a registry without labels, also loaded alone into a
+    dataset of its own. The emulator is not kept (a later test that changes the shared emulator
+    replaces it): everything the tests need from it is read here."""
+    folder = tmp_path_factory.mktemp("loaded_reports")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_dlt(folder, monkeypatch)
+        emulator = emulator_lender.lend()
+        seeded = emulator.dataset()["artifacts"]
+        raw = [row for rows in seeded.values() for row in rows]
+        tie_ref = next(
+            ref
+            for ref in readable_registries(emulator)
+            if len(seeded[ref]) >= 6 and not any(row.get("artifactType") for row in seeded[ref])
+        )
+        names = [row["name"] for row in seeded[tie_ref]]
+        peak = max(row["downloadsCount"] for row in raw) + 1000
+        newest_ms = max(int(row["lastModified"]) for row in raw if int(row["lastModified"]) > 0)
+        now_ms = newest_ms + 100 * DAY_MS + 12_345
+        since_ms = now_ms - WINDOW_DAYS * DAY_MS
+        fresh, stale, unknown = WINDOW_REGISTRIES
+        unlabelled_ref = min(
+            readable_registries(emulator), key=lambda ref: len(seeded[ref]) or 10**9
+        )
+        # ranks 1, 2, 2, 2, 5: the top 3 holds four artifacts
+        emulator.mutate(
+            [{"op": "set_downloads", "registry": tie_ref, "name": names[0], "downloads": peak + 10}]
+            + [
+                {"op": "set_downloads", "registry": tie_ref, "name": name, "downloads": peak}
+                for name in names[1:4]
+            ]
+            + [{"op": "set_downloads", "registry": tie_ref, "name": names[4], "downloads": peak - 1}]
+            + [
+                {"op": "add_registry", "path": fresh, "package_type": "GENERIC"},
+                {"op": "add_registry", "path": stale, "package_type": "GENERIC"},
+                {"op": "add_registry", "path": unknown, "package_type": "RAW"},
+                {"op": "add_artifact", "registry": fresh, "name": "at-edge", "last_modified_ms": since_ms},
+                {"op": "add_artifact", "registry": fresh, "name": "before-edge", "last_modified_ms": since_ms - 1},
+                {"op": "add_artifact", "registry": stale, "name": "before-edge", "last_modified_ms": since_ms - 1},
+                {"op": "add_artifact", "registry": unknown, "name": "timeless", "last_modified_ms": ZERO_TIME_MS},
+            ]
+            + [
+                {"op": "set_labels", "registry": unlabelled_ref, "name": row["name"], "artifact_type": row.get("artifactType"), "labels": []}
+                for row in seeded[unlabelled_ref]
+            ]
+        )  # fmt: skip
+        refs = readable_registries(emulator)
+        pipeline = make_pipeline(folder)
+        run_source(emulator, pipeline, registries=refs)
+        (folder / "unlabelled").mkdir()
+        unlabelled = make_pipeline(folder / "unlabelled")
+        run_source(emulator, unlabelled, registries=[unlabelled_ref])
+        served = emulator.dataset()["artifacts"]
+        return LoadedData(
+            pipeline=pipeline,
+            rows=truth_rows(emulator, refs),
+            served={ref: len(served[ref]) for ref in refs},
+            tie_names=names[:5],
+            window_now_ms=now_ms,
+            window_since_ms=since_ms,
+            unlabelled=unlabelled,
+            unlabelled_ref=unlabelled_ref,
+        )
+
+
+def test_every_report_on_loaded_data_equals_the_report_on_the_emulator_rows(loaded):
+    rows = loaded.rows
+    # a report time and window that split the seeded data: some recent artifacts, some stale
+    # registries (the window registries' artifacts come later, and count as recent)
+    known = sorted(
+        row["last_modified"]
+        for row in rows
+        if row["last_modified"] is not None and row["registry_ref"] not in WINDOW_REGISTRIES
+    )
     now = known[-1] + timedelta(hours=5)
     days = 45
 
-    run = run_reports(pipeline, days=days, top=10, now=now)
+    run = run_reports(loaded.pipeline, days=days, top=10, now=now)
 
     expected = expected_reports(rows, now, days, 10)
     assert_reports_equal(run, expected)
@@ -467,74 +569,30 @@ def test_every_report_on_loaded_data_equals_the_report_on_the_emulator_rows(emul
     assert all(expected[name] for name in REPORT_NAMES), [
         n for n in REPORT_NAMES if not expected[n]
     ]
-    assert run["totals"].records()[0]["artifacts"] == sum(
-        len(emulator.dataset()["artifacts"][ref]) for ref in refs
-    )
+    assert run["totals"].records()[0]["artifacts"] == sum(loaded.served.values())
     assert run["totals"].records()[0]["unknown_last_modified"] > 0
     assert any(row["last_change"] is not None for row in expected["stale_registries"])
     assert run.now == now and run.since == now - timedelta(days=days)
 
 
-def test_top_downloads_lists_every_artifact_tied_with_the_last_rank(emulator, pipeline):
-    ref = next(
-        ref
-        for ref in readable_registries(emulator)
-        if len(emulator.dataset()["artifacts"][ref]) >= 6
-        and not any(row.get("artifactType") for row in emulator.dataset()["artifacts"][ref])
-    )
-    names = [row["name"] for row in emulator.dataset()["artifacts"][ref]]
-    peak = max(row["downloadsCount"] for row in truth_rows_raw(emulator)) + 1000
-    # ranks 1, 2, 2, 2, 5: the top 3 holds four artifacts
-    emulator.mutate(
-        [{"op": "set_downloads", "registry": ref, "name": names[0], "downloads": peak + 10}]
-        + [
-            {"op": "set_downloads", "registry": ref, "name": name, "downloads": peak}
-            for name in names[1:4]
-        ]
-        + [{"op": "set_downloads", "registry": ref, "name": names[4], "downloads": peak - 1}]
-    )
-    refs = readable_registries(emulator)
-    run_source(emulator, pipeline, registries=refs)
+def test_top_downloads_lists_every_artifact_tied_with_the_last_rank(loaded):
+    names = loaded.tie_names
 
-    run = run_reports(pipeline, top=3)
+    run = run_reports(loaded.pipeline, top=3)
 
     top = run["top_downloads"].records()
     tied = sorted((2, name) for name in names[1:4])
     assert [(row["download_rank"], row["name"]) for row in top] == [(1, names[0]), *tied]
-    assert (
-        top == expected_reports(truth_rows(emulator, refs), run.now, run.days, 3)["top_downloads"]
-    )
+    assert top == expected_reports(loaded.rows, run.now, run.days, 3)["top_downloads"]
 
 
-def truth_rows_raw(emulator) -> list[dict[str, Any]]:
-    return [row for rows in emulator.dataset()["artifacts"].values() for row in rows]
-
-
-def test_time_window_edges_and_registries_with_unknown_times(emulator, pipeline):
+def test_time_window_edges_and_registries_with_unknown_times(loaded):
     """A row at exactly now - N days is recent, 1 ms earlier it is not; a registry whose artifacts
     all have unknown times has not changed as far as anyone knows."""
-    newest_ms = max(
-        int(row["lastModified"]) for row in truth_rows_raw(emulator) if int(row["lastModified"]) > 0
-    )
-    now_ms = newest_ms + 100 * DAY_MS + 12_345
-    days = 10
-    since_ms = now_ms - days * DAY_MS
-    emulator.mutate(
-        [
-            {"op": "add_registry", "path": "acme/reports-fresh", "package_type": "GENERIC"},
-            {"op": "add_registry", "path": "acme/reports-stale", "package_type": "GENERIC"},
-            {"op": "add_registry", "path": "acme/reports-unknown", "package_type": "RAW"},
-            {"op": "add_artifact", "registry": "acme/reports-fresh", "name": "at-edge", "last_modified_ms": since_ms},
-            {"op": "add_artifact", "registry": "acme/reports-fresh", "name": "before-edge", "last_modified_ms": since_ms - 1},
-            {"op": "add_artifact", "registry": "acme/reports-stale", "name": "before-edge", "last_modified_ms": since_ms - 1},
-            {"op": "add_artifact", "registry": "acme/reports-unknown", "name": "timeless", "last_modified_ms": ZERO_TIME_MS},
-        ]
-    )  # fmt: skip
-    refs = readable_registries(emulator)
-    run_source(emulator, pipeline, registries=refs)
-    now = at_ms(now_ms)
+    days = WINDOW_DAYS
+    now = at_ms(loaded.window_now_ms)
 
-    run = run_reports(pipeline, days=days, now=now)
+    run = run_reports(loaded.pipeline, days=days, now=now)
 
     assert [(r["registry_ref"], r["name"]) for r in run["recently_modified"].records()] == [
         ("acme/reports-fresh", "at-edge")
@@ -544,20 +602,21 @@ def test_time_window_edges_and_registries_with_unknown_times(emulator, pipeline)
     assert stale["acme/reports-stale"] == {
         "registry_ref": "acme/reports-stale",
         "artifacts": 1,
-        "last_change": at_ms(since_ms - 1),
+        "last_change": at_ms(loaded.window_since_ms - 1),
         "days_without_change": days,
     }
     assert stale["acme/reports-unknown"]["last_change"] is None
     assert stale["acme/reports-unknown"]["days_without_change"] is None
     assert next(iter(stale)) == "acme/reports-unknown", "unknown times come first"
-    assert_reports_equal(run, expected_reports(truth_rows(emulator, refs), now, days, run.top))
+    assert_reports_equal(run, expected_reports(loaded.rows, now, days, run.top))
 
 
-def test_snapshot_history_rows_are_left_out(emulator, pipeline):
+def test_snapshot_history_rows_are_left_out(loaded, tmp_path):
     """With dlt's `_dlt_valid_to` column (snapshot mode), only current rows count: old versions
     of artifacts, and their labels, change no figure."""
-    refs = readable_registries(emulator)
-    run_source(emulator, pipeline, registries=refs)
+    # history is written into a copy: the shared load stays as it was loaded
+    shutil.copyfile(duckdb_file(loaded.pipeline), tmp_path / "test.duckdb")
+    pipeline = make_pipeline(tmp_path)
     before = run_reports(pipeline, days=400)
     database = pipeline.destination_client().config.credentials.database
     with duckdb.connect(database) as db:
@@ -597,19 +656,8 @@ def test_snapshot_history_rows_are_left_out(emulator, pipeline):
     assert [r.records() for r in after.results] == [r.records() for r in before.results]
 
 
-def test_no_labels_table_means_no_label_usage(emulator, pipeline):
-    ref = min(
-        readable_registries(emulator),
-        key=lambda r: len(emulator.dataset()["artifacts"][r]) or 10**9,
-    )
-    rows = emulator.dataset()["artifacts"][ref]
-    emulator.mutate(
-        [
-            {"op": "set_labels", "registry": ref, "name": row["name"], "artifact_type": row.get("artifactType"), "labels": []}
-            for row in rows
-        ]
-    )  # fmt: skip
-    run_source(emulator, pipeline, registries=[ref])
+def test_no_labels_table_means_no_label_usage(loaded):
+    pipeline = loaded.unlabelled
     database = pipeline.destination_client().config.credentials.database
     with duckdb.connect(database, read_only=True) as db:
         tables = {
@@ -622,4 +670,4 @@ def test_no_labels_table_means_no_label_usage(emulator, pipeline):
 
     assert run["label_usage"].rows == []
     assert run["totals"].records()[0]["labelled"] == 0
-    assert run["totals"].records()[0]["artifacts"] == len(rows)
+    assert run["totals"].records()[0]["artifacts"] == loaded.served[loaded.unlabelled_ref]
