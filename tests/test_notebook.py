@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from conftest import REPO_ROOT, readable_registries, run_source
+from harness_registry_pipelines.jsonschema_import import IRI_GRAMMAR
 from report_fixtures import CLEANUP_DAYS, GB, KB, MB, NOW, ROWS, TB, VERSIONS, WIDE_NAME, load_rows
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
@@ -57,6 +58,19 @@ def test_notebook_is_committed_without_outputs():
         code_cells
     )
     assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_nbformat_validates_without_the_iri_grammar():
+    """The suite imports jsonschema as the `notebook` command does (conftest.py): without
+    rfc3987_syntax, whose grammar nothing here uses, and nbformat still refuses a notebook that
+    breaks its schema."""
+    import nbformat
+
+    assert IRI_GRAMMAR not in sys.modules
+    broken = nbformat.read(NOTEBOOK, as_version=4)
+    broken.cells[0]["cell_type"] = "slides"
+    with pytest.raises(nbformat.ValidationError, match="slides"):
+        nbformat.validate(broken)
 
 
 @pytest.fixture
