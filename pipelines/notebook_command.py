@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness_registry import ConfigError
 from harness_registry_pipelines.exit_codes import EXIT_FAILED, EXIT_OK
+from harness_registry_pipelines.jsonschema_import import import_jsonschema
 from harness_registry_pipelines.paths import REPO_ROOT, shown_path
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
@@ -50,6 +51,7 @@ def execute_to_html(notebook: Path = NOTEBOOK, output: Path = DEFAULT_HTML) -> P
         nbclient.exceptions.CellExecutionError: a cell failed (e.g. no database loaded yet).
     """
     _require("nbclient", "nbconvert", "nbformat", "matplotlib", "ipykernel")
+    import_jsonschema()  # first: nbformat imports it, and would compile a grammar it never uses
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
@@ -71,6 +73,7 @@ def run_notebook(html: bool = False, output: Path = DEFAULT_HTML) -> int:
     if not html and has_browser():
         return open_notebook()
     _require("nbclient")
+    import_jsonschema()  # first: nbclient imports it (see execute_to_html)
     from nbclient.exceptions import CellExecutionError
 
     try:

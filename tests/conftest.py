@@ -21,6 +21,12 @@ import pytest
 
 from harness_emulator import EmulatorProcess
 from harness_registry import RunReport, harness_registry_source
+from harness_registry_pipelines.jsonschema_import import import_jsonschema
+
+# Before any test module is collected: test_emulator_spec.py imports jsonschema at collection, in
+# every worker, and test_notebook.py nbformat (which imports it); as the `notebook` command does,
+# without the IRI grammar it would compile for formats none of them checks (jsonschema_import.py).
+import_jsonschema()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = REPO_ROOT / "pipelines" / "harness_registry_pipeline.py"

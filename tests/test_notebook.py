@@ -12,10 +12,17 @@ import duckdb
 import pytest
 
 from conftest import REPO_ROOT, readable_registries, run_source
+from harness_registry_pipelines.jsonschema_import import IRI_GRAMMAR
 from report_fixtures import CLEANUP_DAYS, GB, KB, MB, NOW, ROWS, TB, VERSIONS, WIDE_NAME, load_rows
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "explore_artifacts.ipynb"
-KERNEL_CHECK = "import sys\nprint('kernel python:', sys.executable)"
+# Which Python ran the kernel, and whether the notebook's code imported dlt: it reads DuckDB
+# directly, and dlt would cost every kernel most of a second (report_queries.py is dlt-free for it).
+KERNEL_CHECK = """
+import sys
+print("kernel python:", sys.executable)
+print("dlt imported:", sorted(name for name in sys.modules if name.split(".")[0] == "dlt")[:3])
+"""
 
 
 def execute(notebook, kernel_name):
@@ -51,6 +58,19 @@ def test_notebook_is_committed_without_outputs():
         code_cells
     )
     assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_nbformat_validates_without_the_iri_grammar():
+    """The suite imports jsonschema as the `notebook` command does (conftest.py): without
+    rfc3987_syntax, whose grammar nothing here uses, and nbformat still refuses a notebook that
+    breaks its schema."""
+    import nbformat
+
+    assert IRI_GRAMMAR not in sys.modules
+    broken = nbformat.read(NOTEBOOK, as_version=4)
+    broken.cells[0]["cell_type"] = "slides"
+    with pytest.raises(nbformat.ValidationError, match="slides"):
+        nbformat.validate(broken)
 
 
 @pytest.fixture
@@ -108,6 +128,7 @@ def test_notebook_runs_top_to_bottom_and_draws_its_plots(
     assert len(images) >= 3, f"{len(images)} plots drawn"
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"kernel python: {sys.executable}\n" in text
+    assert "dlt imported: []\n" in text
     assert f"database {database}, dataset harness_registry\n" in text
     package_types = {row["packageType"] for row in rows}
     assert (
@@ -180,9 +201,11 @@ def test_notebook_plots_the_versions_of_a_dataset_that_has_them(tmp_path, monkey
     monkeypatch.setenv("HARNESS_REGISTRY_CLEANUP_DAYS", str(CLEANUP_DAYS))
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(KERNEL_CHECK))
     notebook.cells.append(nbformat.v4.new_code_cell(PLOT_DATA))
     outputs = execute(notebook, venv_kernel)
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "dlt imported: []\n" in text  # the version cells read the reports without dlt too
     assert "16 versions of 8 artifacts hold 1.01TB\n" in text
     assert "3 versions (1.00TB) with an unknown modification time are not on the chart\n" in text
     assert (
