@@ -17,7 +17,7 @@ define LOCK_HEADER
 endef
 export LOCK_HEADER
 
-.PHONY: demo test lint format bench test-airflow test-latest lock clean
+.PHONY: demo test test-fast lint format bench test-airflow test-latest lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
@@ -38,6 +38,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: the tests that run no pipeline (units, the emulator, options, report SQL).
+# `make test` remains the whole suite, and the one CI runs.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m quick
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -424,7 +424,44 @@ SLOW_MODULES_FIRST = (
 )
 
 
+# The modules whose tests run no dlt pipeline and no CLI process: units with fake clients, the
+# emulator over HTTP, the option and report-SQL checks. `make test-fast` (`pytest -m quick`) runs
+# them, for the edit-test loop; `make test` runs everything. A module left off this list only
+# makes the quick tier smaller, never `make test`.
+QUICK_MODULES = frozenset(
+    {
+        "test_cli_help.py",
+        "test_client_retries.py",
+        "test_cursors.py",
+        "test_docs_links.py",
+        "test_emulator_artifacts.py",
+        "test_emulator_bench_lazy.py",
+        "test_emulator_faults.py",
+        "test_emulator_mutations.py",
+        "test_emulator_process.py",
+        "test_emulator_registries.py",
+        "test_emulator_spec.py",
+        "test_emulator_versions.py",
+        "test_options.py",
+        "test_paginator.py",
+        "test_report_output.py",
+        "test_report_sql.py",
+        "test_targets.py",
+        "test_unit_paginator.py",
+        "test_unit_races.py",
+        "test_unit_rows.py",
+        "test_unit_scheduler.py",
+        "test_unit_versions.py",
+        "test_validation.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)
+
     def rank(item: pytest.Item) -> int:
         name = item.path.name
         return (

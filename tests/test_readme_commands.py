@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import QUICK_MODULES, REPO_ROOT
 from harness_registry_pipelines.cli import build_parser
 
 README = REPO_ROOT / "README.md"
@@ -287,3 +287,27 @@ def test_the_demo_and_report_count_registries_alike(demo):
         assert db.sql("SELECT count(DISTINCT registry_ref) FROM harness.artifacts").fetchall() == [
             (totals["registries"],)
         ]
+
+
+def test_every_make_target_of_the_development_section_exists():
+    """The `make` lines under "## Development" name real targets (a dry run, nothing is built)."""
+    section = README.read_text(encoding="utf-8").split("\n## Development\n", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block, "no command block under ## Development"
+    targets = [line.split()[1] for line in block.group(1).splitlines() if line.startswith("make ")]
+    assert {"test", "test-fast", "lint"} <= set(targets)
+    for target in targets:
+        dry = subprocess.run(
+            ["make", "-n", target], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert dry.returncode == 0, f"make -n {target}\n{dry.stderr}"
+    quick = subprocess.run(
+        ["make", "-n", "test-fast"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "-m quick" in quick.stdout
+
+
+def test_every_quick_module_exists():
+    """A renamed module would silently leave `make test-fast` (never `make test`)."""
+    present = {path.name for path in (REPO_ROOT / "tests").rglob("test_*.py")}
+    assert sorted(QUICK_MODULES - present) == []
