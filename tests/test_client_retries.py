@@ -266,3 +266,31 @@ def test_each_thread_has_its_own_session_over_the_shared_adapter():
     thread.join()
     assert sessions[0] is not http.session
     assert sessions[0].get_adapter(BASE_URL) is http.session.get_adapter(BASE_URL) is http.adapter
+
+
+@pytest.mark.parametrize(
+    ("environment", "proxies", "verify"),
+    [
+        ({}, {}, True),
+        ({"HTTP_PROXY": "http://proxy.test:3128"}, {"http": "http://proxy.test:3128"}, True),
+        ({"ALL_PROXY": "http://proxy.test:3128"}, {"all": "http://proxy.test:3128"}, True),
+        ({"HTTP_PROXY": "http://proxy.test:3128", "NO_PROXY": "harness.test"}, {}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}, {}, "/etc/ssl/corp.pem"),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"}, {}, "/etc/ssl/curl.pem"),
+    ],
+    ids=["none", "proxy", "all-proxy", "no-proxy", "requests-ca-bundle", "curl-ca-bundle"],
+)
+def test_every_attempt_honours_the_proxy_and_ca_bundle_of_the_environment(
+    monkeypatch, environment, proxies, verify
+):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"):
+        for key in (name, name.lower()):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    fixture = Fixture([answer(503, ""), answer()])
+    fixture.get()
+    sent = fixture.transport.sent
+    assert [kwargs["proxies"] for _, kwargs in sent] == [proxies, proxies]
+    assert [kwargs["verify"] for _, kwargs in sent] == [verify, verify]
