@@ -157,12 +157,16 @@ def pipeline(tmp_path: Path) -> dlt.Pipeline:
 
 
 def make_pipeline(tmp_path: Path, name: str = "harness_registry_test") -> dlt.Pipeline:
-    return dlt.pipeline(
+    database = str(tmp_path / "test.duckdb")
+    pipeline = dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(tmp_path / "pipelines"),
-        destination=dlt.destinations.duckdb(str(tmp_path / "test.duckdb")),
+        destination=dlt.destinations.duckdb(database),
         dataset_name="harness_registry",
     )
+    _DUCKDB_FILES[pipeline] = database
+    _MADE_HERE.add(pipeline)
+    return pipeline
 
 
 def run_source(
@@ -182,19 +186,46 @@ def run_source(
         **source_args,
     }
     source = harness_registry_source(**args, report=report)
-    info = pipeline.run(source, loader_file_format=loader_file_format, refresh=refresh)
+    with _one_duckdb_instance(pipeline):
+        info = pipeline.run(source, loader_file_format=loader_file_format, refresh=refresh)
     return report, info
+
+
+@contextlib.contextmanager
+def _one_duckdb_instance(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Keeps the DuckDB database of a `make_pipeline` pipeline open while `pipeline` runs.
+
+    dlt opens and closes the database about five times in a run, and DuckDB starts a new database
+    instance (~20 ms of CPU) each time the file has no other connection in the process; with this
+    one open, dlt's connections share its instance (what DuckDB does for connections to the same
+    file with the same settings: dlt's to a plain file have none). The database is closed after
+    the run, so that the test, a CLI process or a read-only reader then open it as before.
+    """
+    if pipeline not in _MADE_HERE:
+        yield
+        return
+    with duckdb.connect(_DUCKDB_FILES[pipeline]):
+        yield
 
 
 def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple[Any, ...]]:
     """Runs SQL on the pipeline's DuckDB file; `{ds}` stands for the dataset name."""
+    return queries(pipeline, sql)[0]
+
+
+def queries(pipeline: dlt.Pipeline, *sqls: str) -> list[list[tuple[Any, ...]]]:
+    """The rows of each SQL, as `query` runs it, over one read-only connection: each connection
+    to a file no one else has open starts a DuckDB instance, ~20 ms of CPU."""
     with duckdb.connect(duckdb_file(pipeline), read_only=True) as db:
-        return db.sql(sql.format(ds=pipeline.dataset_name)).fetchall()
+        return [db.sql(sql.format(ds=pipeline.dataset_name)).fetchall() for sql in sqls]
 
 
-# The DuckDB file of each pipeline a test queried: a test's pipeline keeps its destination, and
-# asking dlt for it resolves the destination's whole configuration again (~0.1 s of CPU).
+# The DuckDB file of each pipeline a test queried or made with `make_pipeline`: a test's pipeline
+# keeps its destination, and asking dlt for it resolves the destination's whole configuration
+# again (~0.1 s of CPU).
 _DUCKDB_FILES: weakref.WeakKeyDictionary[dlt.Pipeline, str] = weakref.WeakKeyDictionary()
+# The pipelines `make_pipeline` made: a DuckDB file given as a plain path, nothing else configured.
+_MADE_HERE: weakref.WeakSet[dlt.Pipeline] = weakref.WeakSet()
 
 
 def duckdb_file(pipeline: dlt.Pipeline) -> str:
@@ -209,11 +240,13 @@ def loaded_artifacts(pipeline: dlt.Pipeline) -> dict[tuple[str, str, str], dict[
         "registry_ref, name, artifact_type, package_type, latest_version, downloads_count, "
         "is_quarantined, uuid, registry_uuid, registry_identifier, last_modified, labels_text, _dlt_id"
     )
-    rows = query(pipeline, f"SELECT {columns} FROM {{ds}}.artifacts")
+    rows, label_rows = queries(
+        pipeline,
+        f"SELECT {columns} FROM {{ds}}.artifacts",
+        "SELECT _dlt_parent_id, value FROM {ds}.artifacts__labels ORDER BY _dlt_list_idx",
+    )
     labels: dict[str, list[str]] = {}
-    for parent, value in query(
-        pipeline, "SELECT _dlt_parent_id, value FROM {ds}.artifacts__labels ORDER BY _dlt_list_idx"
-    ):
+    for parent, value in label_rows:
         labels.setdefault(parent, []).append(value)
     names = [c.strip() for c in columns.split(",")]
     result = {}
