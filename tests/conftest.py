@@ -5,6 +5,7 @@ import contextlib
 import io
 import logging
 import os
+import pickle
 import subprocess
 import sys
 import traceback
@@ -82,11 +83,28 @@ class SharedEmulator(EmulatorProcess):
     def __init__(self) -> None:
         super().__init__()
         self.data_may_have_changed = False
+        # the answers of `dataset` while the data is the seeded data, pickled (a fresh copy each
+        # time, ~1.6 ms, where a request costs the emulator ~10 ms to answer and this one ~4 ms)
+        self._seeded_datasets: dict[tuple[Any, ...], bytes] = {}
 
     def control(self, method: str, endpoint: str, payload: Any = None, **query: str) -> Any:
         if method != "GET" and (method, endpoint) not in self.RESETTABLE_CALLS:
             self.data_may_have_changed = True
         return super().control(method, endpoint, payload, **query)
+
+    def dataset(
+        self, registry: str | None = None, *, versions: bool = False, artifacts: bool = True
+    ) -> dict[str, Any]:
+        """The ground truth, asked once per process for each set of arguments while the data is
+        unchanged: tests ask for it many times, and every test of this process starts from the
+        same seeded data."""
+        if self.data_may_have_changed:
+            return super().dataset(registry, versions=versions, artifacts=artifacts)
+        key = (registry, versions, artifacts)
+        if key not in self._seeded_datasets:
+            answer = super().dataset(registry, versions=versions, artifacts=artifacts)
+            self._seeded_datasets[key] = pickle.dumps(answer)
+        return pickle.loads(self._seeded_datasets[key])
 
     @property
     def reusable(self) -> bool:
