@@ -8,6 +8,7 @@ from conftest import (
     expected_artifacts,
     loaded_artifacts,
     normalize_times,
+    queries,
     query,
     run_source,
 )
@@ -124,12 +125,17 @@ def truth_rows(emulator, refs):
     }
 
 
-def versions(pipeline, ref, name):
-    return query(
+def versions(pipeline, ref, *names):
+    """Per name: (rows of it, current rows of it); one connection for them all."""
+    answers = queries(
         pipeline,
-        "SELECT count(*), count(*) FILTER (WHERE _dlt_valid_to IS NULL) FROM {ds}.artifacts "
-        f"WHERE registry_ref = '{ref}' AND name = '{name}'",
-    )[0]
+        *(
+            "SELECT count(*), count(*) FILTER (WHERE _dlt_valid_to IS NULL) FROM {ds}.artifacts "
+            f"WHERE registry_ref = '{ref}' AND name = '{name}'"
+            for name in names
+        ),
+    )
+    return {name: rows[0] for name, rows in zip(names, answers, strict=True)}
 
 
 def test_snapshot_keeps_history_of_every_change_and_retires_deletions(emulator, pipeline):
@@ -154,10 +160,12 @@ def test_snapshot_keeps_history_of_every_change_and_retires_deletions(emulator, 
     )
     run_source(emulator, pipeline, registries=refs, mode="snapshot")
     assert current_rows(pipeline) == truth_rows(emulator, refs)
-    assert versions(pipeline, pypi, deleted) == (1, 0)  # retired, history kept
-    for name in (relabeled, downloaded, versioned, quarantined):
-        assert versions(pipeline, pypi, name) == (2, 1)
-    assert versions(pipeline, pypi, "brand-new-package") == (1, 1)
+    changed = (relabeled, downloaded, versioned, quarantined)
+    counts = versions(pipeline, pypi, deleted, *changed, "brand-new-package")
+    assert counts[deleted] == (1, 0)  # retired, history kept
+    for name in changed:
+        assert counts[name] == (2, 1)
+    assert counts["brand-new-package"] == (1, 1)
     all_rows = query(pipeline, "SELECT count(*) FROM {ds}.artifacts")[0][0]
     assert all_rows == total + 1 + 4  # one new artifact, four new versions
     markers = query(pipeline, "SELECT count(*) FROM {ds}.artifacts WHERE name = ''")

@@ -16,6 +16,7 @@ from conftest import (
     call_cli,
     cli_env,
     make_pipeline,
+    queries,
     query,
     readable_registries,
     registry_args,
@@ -125,12 +126,13 @@ def loaded_versions(
     pipeline: dlt.Pipeline, where: str = "TRUE"
 ) -> dict[VersionKey, dict[str, Any]]:
     """The `artifact_versions` rows by key (duplicates fail), with their tags from the child table."""
-    rows = query(pipeline, f"SELECT {COLUMNS}, _dlt_id FROM {{ds}}.artifact_versions WHERE {where}")
-    tags: dict[str, list[str]] = {}
-    for parent, value in query(
+    rows, tag_rows = queries(
         pipeline,
+        f"SELECT {COLUMNS}, _dlt_id FROM {{ds}}.artifact_versions WHERE {where}",
         "SELECT _dlt_parent_id, value FROM {ds}.artifact_versions__tags ORDER BY _dlt_list_idx",
-    ):
+    )
+    tags: dict[str, list[str]] = {}
+    for parent, value in tag_rows:
         tags.setdefault(parent, []).append(value)
     names = [c.strip() for c in COLUMNS.split(",")]
     result = {}
