@@ -3,11 +3,13 @@
 import math
 from typing import Any
 
+import dlt
 import pytest
 
 from conftest import (
     artifact_requests,
     expected_artifacts,
+    isolate_dlt,
     loaded_artifacts,
     make_pipeline,
     normalize_times,
@@ -15,6 +17,7 @@ from conftest import (
     readable_registries,
     run_source,
 )
+from harness_registry import RunReport
 
 
 def registries_by_type(emulator: Any) -> dict[str, list[str]]:
@@ -25,13 +28,26 @@ def registries_by_type(emulator: Any) -> dict[str, list[str]]:
     return by_type
 
 
-def test_full_load_equals_emulator_data_across_scopes_and_types(emulator, pipeline):
-    refs = readable_registries(emulator)
+@pytest.fixture(scope="module")
+def full_load(emulator_lender, tmp_path_factory) -> tuple[list[str], dlt.Pipeline, RunReport]:
+    """Every readable registry loaded, in pages of 7, for the tests that only read the load:
+    one run for them all. Returns the registries, the pipeline and the run's report."""
+    folder = tmp_path_factory.mktemp("full_load")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_dlt(folder, monkeypatch)
+        emulator = emulator_lender.lend()
+        refs = readable_registries(emulator)
+        pipeline = make_pipeline(folder)
+        report, _ = run_source(emulator, pipeline, registries=refs, page_size=7)
+        return refs, pipeline, report
+
+
+def test_full_load_equals_emulator_data_across_scopes_and_types(emulator, full_load):
+    refs, pipeline, report = full_load
+    assert refs == readable_registries(emulator)
     scopes = {len(ref.split("/")) for ref in refs}
     assert scopes == {2, 3, 4}, "the emulator must offer registries at all three scopes"
     assert len(registries_by_type(emulator)) >= 5
-
-    report, _ = run_source(emulator, pipeline, registries=refs, page_size=7)
 
     expected = expected_artifacts(emulator, refs)
     loaded = normalize_times(loaded_artifacts(pipeline))
@@ -48,9 +64,8 @@ def test_registry_ref_with_routing_suffix_loads_same_rows_without_it(emulator, p
     assert normalize_times(loaded_artifacts(pipeline)) == expected_artifacts(emulator, [ref])
 
 
-def test_zero_time_is_null_and_labels_are_flattened_both_ways(emulator, pipeline):
-    refs = readable_registries(emulator)
-    run_source(emulator, pipeline, registries=refs)
+def test_zero_time_is_null_and_labels_are_flattened_both_ways(emulator, full_load):
+    refs, pipeline, _ = full_load
     zero_time = query(pipeline, "SELECT count(*) FROM {ds}.artifacts WHERE last_modified IS NULL")
     truth = emulator.dataset()["artifacts"]
     expected_zero = sum(
