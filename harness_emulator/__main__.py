@@ -7,6 +7,7 @@ parent process can wait for it and learn the port.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -79,20 +80,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.latency_ms < 0 or (args.rate_limit_per_minute or 0) < 0:
         parser.error("--latency-ms and --rate-limit-per-minute must not be negative")
+    build = functools.partial(
+        build_dataset,
+        args.scenario,
+        args.seed,
+        bench_registries=args.bench_registries,
+        bench_artifacts=args.bench_artifacts,
+        bench_versions=args.bench_versions,
+        bench_zero_time=args.bench_zero_time,
+        bench_deep_every=args.bench_deep_every,
+        bench_deep_versions=args.bench_deep_versions,
+    )
     try:
-        dataset = build_dataset(
-            args.scenario,
-            args.seed,
-            bench_registries=args.bench_registries,
-            bench_artifacts=args.bench_artifacts,
-            bench_versions=args.bench_versions,
-            bench_zero_time=args.bench_zero_time,
-            bench_deep_every=args.bench_deep_every,
-            bench_deep_versions=args.bench_deep_versions,
-        )
+        dataset = build()
     except ValueError as exc:
         parser.error(str(exc))
-    state = EmulatorState(dataset, api_key=args.api_key, latency_ms=args.latency_ms)
+    state = EmulatorState(
+        dataset,
+        api_key=args.api_key,
+        latency_ms=args.latency_ms,
+        # the same day's data whenever it is restored, even after midnight
+        seeded_data=functools.partial(build, anchor_ms=dataset.anchor_ms),
+    )
     state.limiter.configure(args.rate_limit_per_minute)
     dataset.tie_order = args.tie_order
     server = EmulatorServer(args.host, args.port, state)

@@ -1,7 +1,8 @@
 """The `/_emulator/` control endpoints: JSON in, JSON out, no authentication.
 
 They let a test inspect what the client sent, inject faults, change latency, rate limits and the
-order of tied rows, mutate the data, and read the ground truth to compare a load against.
+order of tied rows, mutate the data (and restore the seeded data), and read the ground truth to
+compare a load against.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class ControlEndpoints:
             ("POST", "faults"): self._add_faults,
             ("DELETE", "faults"): self._clear_faults,
             ("POST", "mutate"): self._mutate,
+            ("POST", "restore-data"): self._restore_data,
             ("GET", "triggers"): lambda body, query: {"triggers": state.triggers.triggers()},
             ("POST", "triggers"): self._add_trigger,
             ("DELETE", "triggers"): self._clear_triggers,
@@ -105,6 +107,10 @@ class ControlEndpoints:
 
     def _mutate(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
         return {"applied": apply_ops(self.state.dataset, body.get("ops"))}
+
+    def _restore_data(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
+        self.state.restore_data()
+        return {"ok": True}
 
     def _add_trigger(self, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
         trigger = self.state.triggers.add(

@@ -224,6 +224,11 @@ class EmulatorProcess:
     def mutate(self, ops: list[dict[str, Any]]) -> int:
         return self.control("POST", "mutate", {"ops": ops})["applied"]
 
+    def restore_data(self) -> None:
+        """The seeded data again, as a new process with the same options serves it: every
+        mutation and fired trigger undone (settings, faults, triggers and the log stay)."""
+        self.control("POST", "restore-data", {})
+
     def triggers(self) -> list[dict[str, Any]]:
         return self.control("GET", "triggers")["triggers"]
 

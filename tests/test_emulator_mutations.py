@@ -181,3 +181,32 @@ def test_trigger_on_a_later_page_and_a_failed_trigger(emulator: EmulatorProcess)
     fired = emulator.triggers()
     assert [t["fired"] for t in fired] == [True, True]
     assert fired[0]["error"] is None and "no artifact" in fired[1]["error"]
+
+
+def test_restore_data_undoes_every_mutation_and_fired_trigger(emulator: EmulatorProcess) -> None:
+    # asked of the process itself, past the test fixture's copy of the seeded answer
+    seeded = EmulatorProcess.dataset(emulator, versions=True)
+    first_page = list_artifacts(emulator, PYPI, page=0, size=10)
+    victim = truth(emulator, DOCKER)[0]["name"]
+    emulator.mutate(
+        [
+            {"op": "add_artifact", "registry": PYPI, "name": "0-restored-away"},
+            {"op": "delete_artifact", "registry": DOCKER, "name": victim},
+            {"op": "add_version", "registry": DOCKER, "name": "team/app", "version": "v-gone"},
+            {"op": "add_registry", "path": "acme/restored-away", "package_type": "RAW"},
+        ]
+    )
+    emulator.add_trigger(PYPI, 0, [{"op": "delete_artifact", "registry": PYPI, "name": "zz-x"}])
+    emulator.add_trigger(PYPI, 0, [{"op": "add_artifact", "registry": PYPI, "name": "1-fired"}])
+    emulator.set_config(tie_order="adversarial")
+    list_artifacts(emulator, PYPI, page=0, size=10)  # fires both triggers, the first failing
+    assert EmulatorProcess.dataset(emulator, versions=True) != seeded
+
+    emulator.restore_data()
+
+    assert EmulatorProcess.dataset(emulator, versions=True) == seeded
+    assert list_artifacts(emulator, PYPI, page=0, size=10) == first_page
+    assert "acme/restored-away" not in [r["path"] for r in emulator.dataset()["registries"]]
+    # only the data: the settings and the (fired) triggers are as they were
+    assert emulator.config()["tie_order"] == "adversarial"
+    assert [t["fired"] for t in emulator.triggers()] == [True, True]
