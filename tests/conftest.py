@@ -152,6 +152,20 @@ def emulator_lender() -> Iterator[EmulatorLender]:
     lender.close()
 
 
+@contextlib.contextmanager
+def module_setup(
+    emulator_lender: EmulatorLender, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[tuple[Path, SharedEmulator, pytest.MonkeyPatch]]:
+    """For a fixture wider than a test (a load that several tests read): a folder of its own
+    named `name`, dlt isolated in it as `isolated_dlt` does for a test, and the shared emulator,
+    reset. The environment is put back on exit; the emulator goes back to the lender, which
+    restores its data for the next test if the fixture changed it."""
+    folder = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_dlt(folder, monkeypatch)
+        yield folder, emulator_lender.lend(), monkeypatch
+
+
 @pytest.fixture
 def emulator(emulator_lender: EmulatorLender) -> EmulatorProcess:
     """An emulator process with the default seeded data and nothing else set, so tests may mutate

@@ -10,9 +10,9 @@ import pytest
 from conftest import (
     artifact_requests,
     expected_artifacts,
-    isolate_dlt,
     loaded_artifacts,
     make_pipeline,
+    module_setup,
     normalize_times,
     readable_registries,
     run_source,
@@ -69,12 +69,10 @@ def faulted_run(emulator_lender, tmp_path_factory) -> FaultedRun:
     of CPU; the registries are read one after another (concurrency 1), so each fault meets its
     registry's page 1 as it would alone. Hugging Face registries are left out: they read two
     lists, whose pages would interleave."""
-    folder = tmp_path_factory.mktemp("faulted_run")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_dlt(folder, monkeypatch)
+    setup = module_setup(emulator_lender, tmp_path_factory, "faulted_run")
+    with setup as (folder, emulator, monkeypatch):
         monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "1")
         monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "4")
-        emulator = emulator_lender.lend()
         truth = emulator.dataset()["artifacts"]
         types = {r["path"]: r["packageType"] for r in emulator.dataset()["registries"]}
         paged = [

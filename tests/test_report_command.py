@@ -25,7 +25,7 @@ from test_reports import (
 from conftest import (
     call_cli,
     cli_env,
-    isolate_dlt,
+    module_setup,
     readable_registries,
     registry_args,
 )
@@ -42,10 +42,7 @@ def loaded_cli(emulator_lender, tmp_path_factory):
     """The emulator's readable registries loaded by `run`, with two artifacts pushed a day ago so
     that the default 30-day window is not empty. Loaded once for the tests here, which only read
     it (`report` opens the database read-only); the env names the load's database and dlt folder."""
-    folder = tmp_path_factory.mktemp("loaded_cli")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_dlt(folder, monkeypatch)
-        emulator = emulator_lender.lend()
+    with module_setup(emulator_lender, tmp_path_factory, "loaded_cli") as (folder, emulator, _):
         refs = readable_registries(emulator)
         pushed = [(ref, "pushed-yesterday") for ref in refs[:2]]
         yesterday_ms = round((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)

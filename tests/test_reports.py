@@ -23,8 +23,8 @@ import pytest
 from conftest import (
     duckdb_file,
     expected_artifacts,
-    isolate_dlt,
     make_pipeline,
+    module_setup,
     readable_registries,
     run_source,
 )
@@ -486,12 +486,10 @@ def loaded(emulator_lender, tmp_path_factory) -> LoadedData:
     them (`run_reports` opens its own read of the file each time). Before the load, the emulator
     gets what those tests look for: five artifacts of one registry on top of the downloads, three
     of them tied, the WINDOW_REGISTRIES, and a registry without labels, also loaded alone into a
-    dataset of its own. The emulator is not kept (a later test that changes the shared emulator
-    replaces it): everything the tests need from it is read here."""
-    folder = tmp_path_factory.mktemp("loaded_reports")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_dlt(folder, monkeypatch)
-        emulator = emulator_lender.lend()
+    dataset of its own. The emulator is not kept (the lender restores its data for the next test):
+    everything the tests need from it is read here."""
+    with module_setup(emulator_lender, tmp_path_factory, "loaded_reports") as setup:
+        folder, emulator, _ = setup
         seeded = emulator.dataset()["artifacts"]
         raw = [row for rows in seeded.values() for row in rows]
         tie_ref = next(

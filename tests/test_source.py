@@ -9,9 +9,9 @@ import pytest
 from conftest import (
     artifact_requests,
     expected_artifacts,
-    isolate_dlt,
     loaded_artifacts,
     make_pipeline,
+    module_setup,
     normalize_times,
     query,
     readable_registries,
@@ -32,10 +32,7 @@ def registries_by_type(emulator: Any) -> dict[str, list[str]]:
 def full_load(emulator_lender, tmp_path_factory) -> tuple[list[str], dlt.Pipeline, RunReport]:
     """Every readable registry loaded, in pages of 7, for the tests that only read the load:
     one run for them all. Returns the registries, the pipeline and the run's report."""
-    folder = tmp_path_factory.mktemp("full_load")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_dlt(folder, monkeypatch)
-        emulator = emulator_lender.lend()
+    with module_setup(emulator_lender, tmp_path_factory, "full_load") as (folder, emulator, _):
         refs = readable_registries(emulator)
         pipeline = make_pipeline(folder)
         report, _ = run_source(emulator, pipeline, registries=refs, page_size=7)
